@@ -1,0 +1,42 @@
+"""Who may see and do what: every view goes through these."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from instances.models import Instance, Membership, Role, Team
+
+
+def visible_instances(user: AbstractBaseUser) -> QuerySet[Instance]:
+    return Instance.objects.filter(team__memberships__user=user).select_related("team")
+
+
+def membership_for(user: AbstractBaseUser, team: Team) -> Membership | None:
+    return Membership.objects.filter(user=user, team=team).first()
+
+
+def get_instance_for(user: AbstractBaseUser, name: str, role: str = Role.VIEWER):
+    """The instance and the user's membership; 404 outside the team, 403 below `role`."""
+    instance = visible_instances(user).filter(name=name).first()
+    if instance is None:
+        raise Http404("No such instance")
+    membership = membership_for(user, instance.team)
+    if membership is None:
+        raise Http404("No such instance")
+    if not membership.allows(role):
+        raise PermissionDenied(f"This needs the {role} role in team {instance.team.name}.")
+    return instance, membership
+
+
+def get_team_for(user: AbstractBaseUser, team_id: int, role: str = Role.VIEWER):
+    membership = (
+        Membership.objects.filter(user=user, team_id=team_id).select_related("team").first()
+    )
+    if membership is None:
+        raise Http404("No such team")
+    if not membership.allows(role):
+        raise PermissionDenied(f"This needs the {role} role in team {membership.team.name}.")
+    return membership.team, membership

@@ -1,0 +1,67 @@
+"""Django system checks for configuration that starts but is probably a mistake."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+
+METADATA_ADDRESS = ipaddress.ip_address("169.254.169.254")
+LOOPBACK_ADDRESS = ipaddress.ip_address("127.0.0.1")
+
+
+@register(Tags.security, deploy=True)
+def check_database_for_production(app_configs, **kwargs) -> list[Warning]:
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and not settings.DEBUG:
+        return [
+            Warning(
+                "The portal's database is SQLite.",
+                hint="Set DATABASE_URL to a PostgreSQL database when several app servers run.",
+                id="zektor.W001",
+            )
+        ]
+    return []
+
+
+@register(Tags.security)
+def check_deny_networks(app_configs, **kwargs) -> list[Warning]:
+    warnings = []
+    for address, what in ((METADATA_ADDRESS, "cloud metadata"), (LOOPBACK_ADDRESS, "loopback")):
+        if not any(address in net for net in settings.ZEKTOR_CHECK_DENY_NETWORKS):
+            warnings.append(
+                Warning(
+                    f"ZEKTOR_CHECK_DENY_NETWORKS lets connection tests reach {what} "
+                    f"addresses ({address}).",
+                    hint="Keep 127.0.0.0/8 and 169.254.0.0/16 denied unless you run "
+                    "database servers there on purpose.",
+                    id="zektor.W002",
+                )
+            )
+    return warnings
+
+
+@register(Tags.security)
+def check_timeout(app_configs, **kwargs) -> list[Warning]:
+    if settings.ZEKTOR_CHECK_TIMEOUT > 30:
+        return [
+            Warning(
+                f"ZEKTOR_CHECK_TIMEOUT is {settings.ZEKTOR_CHECK_TIMEOUT:g} seconds.",
+                hint="Each running connection test holds a web worker; 10 seconds is plenty.",
+                id="zektor.W003",
+            )
+        ]
+    return []
+
+
+@register(Tags.security)
+def check_encryption_keys(app_configs, **kwargs) -> list[Warning]:
+    if not settings.DEBUG and "dev" in settings.ZEKTOR_ENCRYPTION_KEYS:
+        return [
+            Warning(
+                "ZEKTOR_ENCRYPTION_KEYS contains the key id 'dev' used by development mode.",
+                hint="Generate a production key with `manage.py generate_encryption_key`.",
+                id="zektor.W004",
+            )
+        ]
+    return []

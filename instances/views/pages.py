@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError, connection
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from instances.access import get_instance_for, visible_instances
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse({"status": "fail", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@login_required
+@require_GET
+def instance_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:100]
+    instances = visible_instances(request.user).order_by("team__name", "name")
+    if query:
+        instances = instances.filter(Q(name__icontains=query) | Q(host__icontains=query))
+    return render(request, "instances/list.html", {"instances": instances, "query": query})
+
+
+@login_required
+@require_GET
+def instance_settings(request: HttpRequest, name: str) -> HttpResponse:
+    instance, membership = get_instance_for(request.user, name)
+    return render(
+        request,
+        "instances/settings.html",
+        {"instance": instance, "membership": membership, "tab": "settings"},
+    )
+
+
+@login_required
+@require_GET
+def ca_certificate(request: HttpRequest, name: str) -> HttpResponse:
+    instance, _ = get_instance_for(request.user, name)
+    if not instance.ca_cert:
+        raise Http404("This instance uses a publicly trusted certificate.")
+    response = HttpResponse(instance.ca_cert, content_type="application/x-pem-file")
+    response["Content-Disposition"] = f'attachment; filename="{instance.ca_file_name}"'
+    return response
+
+
+@login_required
+@require_GET
+def instance_test(request: HttpRequest, name: str) -> HttpResponse:
+    instance, membership = get_instance_for(request.user, name)
+    return render(
+        request,
+        "instances/test.html",
+        {"instance": instance, "membership": membership, "tab": "test"},
+    )
+
+
+@login_required
+@require_GET
+def instance_activity(request: HttpRequest, name: str) -> HttpResponse:
+    instance, membership = get_instance_for(request.user, name)
+    checks = instance.checks.select_related("actor")[:25]
+    return render(
+        request,
+        "instances/activity.html",
+        {"instance": instance, "membership": membership, "tab": "activity", "checks": checks},
+    )

@@ -1,0 +1,46 @@
+"""A base test case with ready teams, users in every role and instances."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.test import TestCase
+
+from instances.models import Engine, Instance, Membership, Role, Team
+
+TEST_PASSWORD = "pa'ss\"w@rd:/?#%$ü"
+
+
+def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fields) -> Instance:
+    defaults = {
+        "host": f"{name}.db.zektor.example",
+        "port": 5432 if engine == Engine.POSTGRESQL else 6379,
+        "username": "app" if engine == Engine.POSTGRESQL else "default",
+        "database": "app" if engine == Engine.POSTGRESQL else "",
+        "tier": "standard",
+    }
+    defaults.update(fields)
+    password = defaults.pop("password", TEST_PASSWORD)
+    instance = Instance(team=team, name=name, engine=engine, **defaults)
+    instance.password = password
+    instance.save()
+    return instance
+
+
+class BaseTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.alpha = Team.objects.create(name="Alpha")
+        cls.beta = Team.objects.create(name="Beta")
+        cls.admin = cls.make_user("alice", cls.alpha, Role.ADMIN)
+        cls.member = cls.make_user("bob", cls.alpha, Role.MEMBER)
+        cls.viewer = cls.make_user("charlie", cls.alpha, Role.VIEWER)
+        cls.outsider = cls.make_user("bea", cls.beta, Role.ADMIN)
+        cls.pg = make_instance(cls.alpha, "alpha-pg")
+        cls.cache = make_instance(cls.alpha, "alpha-cache", Engine.VALKEY)
+        cls.beta_pg = make_instance(cls.beta, "beta-pg")
+
+    @staticmethod
+    def make_user(username: str, team: Team, role: str) -> User:
+        user = User.objects.create_user(username, password="password")
+        Membership.objects.create(user=user, team=team, role=role)
+        return user

@@ -1,0 +1,18 @@
+"""Settings for the test suite: the production settings with fixed test keys."""
+
+import os
+
+os.environ.setdefault("ZEKTOR_SECRET_KEY", "zektor-test-secret-key-0123456789abcdef")
+os.environ.setdefault(
+    "ZEKTOR_ENCRYPTION_KEYS",
+    "test1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+)
+os.environ.setdefault("ZEKTOR_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+
+from zektor_portal.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,113 @@
+"""Typed parsing of the environment variables listed in shared/interface.md.
+
+Every reader raises ``ConfigError`` naming the variable; ``settings.py`` turns that
+into one line on stderr and exit status 2, so a bad deployment never starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+DEFAULT_DENY_NETWORKS = (
+    "127.0.0.0/8,::1/128,0.0.0.0/8,169.254.0.0/16,fe80::/10,224.0.0.0/4,ff00::/8"
+)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+class Env:
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+
+    def str(self, name: str, default: str | None = None) -> str | None:
+        """The raw value; for NAME also reads NAME_FILE (a path whose content is the value)."""
+        file_name = f"{name}_FILE"
+        if file_name in self.environ:
+            if name in self.environ:
+                raise ConfigError(f"{name}: set either {name} or {file_name}, not both")
+            path = Path(self.environ[file_name])
+            try:
+                return path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{file_name}: cannot read {path}: {exc.strerror}") from None
+        value = self.environ.get(name)
+        if value is None or value.strip() == "":
+            return default
+        return value.strip()
+
+    def required(self, name: str, why: str) -> str:
+        value = self.str(name)
+        if value is None:
+            raise ConfigError(f"{name} is required {why}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.str(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+    def float(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
+        value = self.str(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a number of seconds, got {value!r}") from None
+        if not minimum <= number <= maximum:
+            raise ConfigError(f"{name}: must be between {minimum:g} and {maximum:g}, got {value}")
+        return number
+
+    def list(self, name: str, default: str) -> list[str]:
+        value = self.str(name, default) or ""
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    def networks(self, name: str, default: str) -> list[IPNetwork]:
+        networks = []
+        for item in self.list(name, default):
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ConfigError(f"{name}: {item!r} is not a CIDR network") from None
+        return networks
+
+    def encryption_keys(self, name: str) -> dict[str, bytes]:
+        """Parse ``KEYID:BASE64(32 bytes),...``; insertion order keeps the primary first."""
+        keys: dict[str, bytes] = {}
+        for entry in self.list(name, ""):
+            key_id, sep, encoded = entry.partition(":")
+            if not sep or not key_id:
+                raise ConfigError(f"{name}: each entry must look like KEYID:BASE64")
+            if not key_id.replace("-", "").replace("_", "").isalnum() or len(key_id) > 32:
+                raise ConfigError(f"{name}: key id {key_id!r} must be 1-32 of A-Z a-z 0-9 - _")
+            if key_id in keys:
+                raise ConfigError(f"{name}: key id {key_id!r} appears twice")
+            keys[key_id] = decode_key(name, key_id, encoded)
+        if not keys:
+            raise ConfigError(f"{name}: no keys given")
+        return keys
+
+
+def decode_key(name: str, key_id: str, encoded: str) -> bytes:
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{name}: key {key_id!r} is not valid base64") from None
+    if len(raw) != 32:
+        raise ConfigError(f"{name}: key {key_id!r} must be 32 bytes, got {len(raw)}")
+    return raw

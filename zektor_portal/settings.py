@@ -1,0 +1,205 @@
+"""Django settings. All configuration comes from the environment (see shared/interface.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+from zektor_portal.env import DEFAULT_DENY_NETWORKS, ConfigError, Env
+from zektor_portal.devkeys import development_encryption_keys
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = BASE_DIR / ".data"
+
+
+def _load(env: Env) -> dict:
+    debug = env.bool("ZEKTOR_DEBUG", False)
+    why = "(set it, or ZEKTOR_DEBUG=true for development)"
+    if debug:
+        secret_key = env.str("ZEKTOR_SECRET_KEY", "zektor-insecure-development-key")
+        keys_raw = env.str("ZEKTOR_ENCRYPTION_KEYS") is not None
+        keys = env.encryption_keys("ZEKTOR_ENCRYPTION_KEYS") if keys_raw else None
+        keys = keys or development_encryption_keys(DATA_DIR)
+    else:
+        secret_key = env.required("ZEKTOR_SECRET_KEY", why)
+        if len(secret_key) < 32:
+            raise ConfigError("ZEKTOR_SECRET_KEY must be at least 32 characters long")
+        env.required("ZEKTOR_ENCRYPTION_KEYS", why)
+        keys = env.encryption_keys("ZEKTOR_ENCRYPTION_KEYS")
+    database_url = env.str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'zektor.sqlite3'}")
+    try:
+        database = dj_database_url.parse(database_url, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        raise ConfigError(f"DATABASE_URL: {exc}") from None
+    if database["ENGINE"] not in {
+        "django.db.backends.postgresql",
+        "django.db.backends.sqlite3",
+    }:
+        raise ConfigError("DATABASE_URL: only postgres:// and sqlite:// URLs are supported")
+    redis_url = env.str("REDIS_URL")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL: must start with redis://, rediss:// or unix://")
+    return {
+        "debug": debug,
+        "secret_key": secret_key,
+        "keys": keys,
+        "database": database,
+        "redis_url": redis_url,
+        "allowed_hosts": env.list("ZEKTOR_ALLOWED_HOSTS", "localhost,127.0.0.1"),
+        "check_timeout": env.float("ZEKTOR_CHECK_TIMEOUT", 10.0, minimum=1, maximum=120),
+        "deny_networks": env.networks("ZEKTOR_CHECK_DENY_NETWORKS", DEFAULT_DENY_NETWORKS),
+    }
+
+
+try:
+    _config = _load(Env())
+except ConfigError as _error:
+    sys.stderr.write(f"zektor: configuration error: {_error}\n")
+    raise SystemExit(2) from None
+
+DEBUG: bool = _config["debug"]
+SECRET_KEY: str = _config["secret_key"]
+ALLOWED_HOSTS: list[str] = _config["allowed_hosts"]
+ZEKTOR_ENCRYPTION_KEYS: dict[str, bytes] = _config["keys"]
+ZEKTOR_CHECK_TIMEOUT: float = _config["check_timeout"]
+ZEKTOR_CHECK_DENY_NETWORKS = _config["deny_networks"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "axes",
+    "instances",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "instances.middleware.NoStoreMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "zektor_portal.urls"
+WSGI_APPLICATION = "zektor_portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": _config["database"]}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if _config["redis_url"]:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _config["redis_url"],
+            "KEY_PREFIX": "zektor",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "instance-list"
+LOGOUT_REDIRECT_URL = "login"
+
+# Sessions: short-lived, cookie-only, secure outside development.
+SESSION_COOKIE_AGE = 8 * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+    }
+}
+
+# Login throttling (django-axes): lock a username+address pair after repeated failures.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+RATELIMIT_VIEW = "instances.views.rate_limited"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"axes": {"level": "WARNING"}},
+}

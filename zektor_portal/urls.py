@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from instances.views import pages
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", pages.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("instances.urls")),
+]
+
+handler404 = "instances.views.errors.not_found"
+handler500 = "instances.views.errors.server_error"
+handler403 = "instances.views.errors.forbidden"
