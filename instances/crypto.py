@@ -48,9 +48,7 @@ class Keyring:
         key_id, payload = parse_token(token, context)
         key = self.keys.get(key_id)
         if key is None:
-            raise DecryptionError(
-                f"{context}: key id {key_id!r} is not in ZEKTOR_ENCRYPTION_KEYS"
-            )
+            raise DecryptionError(f"{context}: key id {key_id!r} is not in ZEKTOR_ENCRYPTION_KEYS")
         nonce, sealed = payload[:NONCE_BYTES], payload[NONCE_BYTES:]
         try:
             plaintext = AESGCM(key).decrypt(nonce, sealed, context.encode("utf-8"))
@@ -73,8 +71,10 @@ def parse_token(token: str, context: str) -> tuple[str, bytes]:
     try:
         payload = base64.urlsafe_b64decode(encoded)
     except (binascii.Error, ValueError):
-        raise DecryptionError(f"{context}: sealed secret under key id {key_id!r} is corrupt") from None
-    if len(payload) <= NONCE_BYTES + 16:
+        raise DecryptionError(
+            f"{context}: sealed secret under key id {key_id!r} is corrupt"
+        ) from None
+    if len(payload) < NONCE_BYTES + 16:
         raise DecryptionError(f"{context}: sealed secret under key id {key_id!r} is truncated")
     return key_id, payload
 

@@ -168,6 +168,9 @@ class CheckRun(models.Model):
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["instance", "-started_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.instance} {self.status} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
     @property
     def first_problem(self) -> str:
         for step in self.result.get("steps", []):
@@ -218,6 +221,9 @@ class Rotation(SealedFieldsMixin, models.Model):
                 name="one_unfinished_rotation_per_instance",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"rotation of {self.instance} ({self.state})"
 
     @property
     def finished(self) -> bool:

@@ -9,10 +9,13 @@ os.environ.setdefault(
 )
 os.environ.setdefault("ZEKTOR_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
-from zektor_portal.settings import *  # noqa: E402,F403
+from zektor_portal.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import dj_database_url
 
-from zektor_portal.env import DEFAULT_DENY_NETWORKS, ConfigError, Env
 from zektor_portal.devkeys import development_encryption_keys
+from zektor_portal.env import DEFAULT_DENY_NETWORKS, ConfigError, Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".data"
@@ -17,7 +18,10 @@ DATA_DIR = BASE_DIR / ".data"
 def _load(env: Env) -> dict:
     debug = env.bool("ZEKTOR_DEBUG", False)
     why = "(set it, or ZEKTOR_DEBUG=true for development)"
-    if debug:
+    if env.bool("ZEKTOR_BOOTSTRAP", False):
+        # manage.py sets this for commands like generate_encryption_key: nothing is stored.
+        secret_key, keys = "zektor-bootstrap-" + os.urandom(16).hex(), {"boot": os.urandom(32)}
+    elif debug:
         secret_key = env.str("ZEKTOR_SECRET_KEY", "zektor-insecure-development-key")
         keys_raw = env.str("ZEKTOR_ENCRYPTION_KEYS") is not None
         keys = env.encryption_keys("ZEKTOR_ENCRYPTION_KEYS") if keys_raw else None

@@ -1,0 +1,95 @@
+"""The process refuses to start on bad configuration, with one line naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zektor_portal.env import ConfigError, Env
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD_KEY = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+GOOD = {"ZEKTOR_SECRET_KEY": "x" * 40, "ZEKTOR_ENCRYPTION_KEYS": GOOD_KEY}
+
+
+def run_check(env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ZEKTOR_", "DJANGO_"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**clean, "DATABASE_URL": "sqlite:///:memory:", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"ZEKTOR_ENCRYPTION_KEYS": GOOD_KEY}, "ZEKTOR_SECRET_KEY"),
+        ({"ZEKTOR_SECRET_KEY": "x" * 40}, "ZEKTOR_ENCRYPTION_KEYS"),
+        ({**GOOD, "ZEKTOR_ENCRYPTION_KEYS": "k1:notbase64!"}, "ZEKTOR_ENCRYPTION_KEYS"),
+        ({**GOOD, "ZEKTOR_ENCRYPTION_KEYS": "k1:c2hvcnQ="}, "ZEKTOR_ENCRYPTION_KEYS"),
+        ({**GOOD, "ZEKTOR_DEBUG": "maybe"}, "ZEKTOR_DEBUG"),
+        ({**GOOD, "ZEKTOR_CHECK_TIMEOUT": "soon"}, "ZEKTOR_CHECK_TIMEOUT"),
+        ({**GOOD, "ZEKTOR_CHECK_DENY_NETWORKS": "10.0.0.0/33"}, "ZEKTOR_CHECK_DENY_NETWORKS"),
+        ({**GOOD, "DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
+        ({**GOOD, "REDIS_URL": "http://cache"}, "REDIS_URL"),
+        ({**GOOD, "ZEKTOR_SECRET_KEY_FILE": "/nonexistent/key"}, "ZEKTOR_SECRET_KEY_FILE"),
+    ],
+)
+def test_it_refuses_to_start_with_one_line_naming_the_variable(env, variable):
+    result = run_check(env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_it_starts_with_good_configuration():
+    result = run_check(GOOD)
+    assert result.returncode == 0, result.stderr
+
+
+def test_it_reads_secrets_from_files(tmp_path):
+    key_file = tmp_path / "secret"
+    key_file.write_text("y" * 40 + "\n")
+    result = run_check(
+        {"ZEKTOR_ENCRYPTION_KEYS": GOOD_KEY, "ZEKTOR_SECRET_KEY_FILE": str(key_file)}
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_it_starts_in_debug_without_secrets():
+    result = run_check({"ZEKTOR_DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_it_warns_about_risky_settings_with_system_check_ids():
+    result = run_check(
+        {**GOOD, "ZEKTOR_CHECK_DENY_NETWORKS": "10.0.0.0/8", "ZEKTOR_CHECK_TIMEOUT": "60"}
+    )
+    assert result.returncode == 0
+    assert "zektor.W002" in result.stderr
+    assert "zektor.W003" in result.stderr
+
+
+def test_it_parses_key_lists_in_order():
+    keys = Env({"K": f"new:{GOOD_KEY.split(':')[1]},{GOOD_KEY}"}).encryption_keys("K")
+    assert list(keys) == ["new", "k1"]
+
+
+def test_it_rejects_duplicate_key_ids():
+    with pytest.raises(ConfigError, match="appears twice"):
+        Env({"K": f"{GOOD_KEY},{GOOD_KEY}"}).encryption_keys("K")
+
+
+def test_it_rejects_value_and_file_together(tmp_path):
+    with pytest.raises(ConfigError, match="not both"):
+        Env({"X": "a", "X_FILE": str(tmp_path)}).str("X")
