@@ -32,17 +32,6 @@ def instance_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def instance_settings(request: HttpRequest, name: str) -> HttpResponse:
-    instance, membership = get_instance_for(request.user, name)
-    return render(
-        request,
-        "instances/settings.html",
-        {"instance": instance, "membership": membership, "tab": "settings"},
-    )
-
-
-@login_required
-@require_GET
 def ca_certificate(request: HttpRequest, name: str) -> HttpResponse:
     instance, _ = get_instance_for(request.user, name)
     if not instance.ca_cert:
