@@ -1,4 +1,8 @@
 // Entry module: wires behaviour to elements by data attributes. No inline scripts (CSP).
 import { initCopyButtons } from "./copy.js";
+import { initSecretCopy } from "./reveal.js";
+import { initSnippetPickers } from "./snippets.js";
 
 initCopyButtons(document);
+initSecretCopy(document);
+initSnippetPickers(document);
