@@ -1,0 +1,57 @@
+"""`snippets NAME [--json] [--language ID]`: an instance's snippets, password included."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from instances.models import Instance
+from instances.snippets import SNIPPET_IDS, build_snippets, connection_details
+
+
+class Command(BaseCommand):
+    help = "Print an instance's connection snippets with its password (this command's job)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", help="instance name")
+        parser.add_argument("--json", action="store_true", help="print JSON to stdout")
+        parser.add_argument("--language", metavar="ID", help="only the snippet with this id")
+
+    def handle(self, *args, name: str, language: str | None, **options) -> None:
+        instance = Instance.objects.filter(name=name).first()
+        if instance is None:
+            raise CommandError(f"no instance named {name!r}", returncode=2)
+        ids = SNIPPET_IDS[instance.engine]
+        if language is not None and language not in ids:
+            raise CommandError(
+                f"no snippet {language!r} for {instance.engine}; choose one of: {', '.join(ids)}",
+                returncode=2,
+            )
+        password = instance.password
+        snippets = build_snippets(instance, password, language=language)
+        if options["json"]:
+            self.stdout.write(_json_report(instance, password, snippets))
+        else:
+            self.stdout.write(_text_report(instance, snippets))
+
+
+def _json_report(instance: Instance, password: str, snippets: list) -> str:
+    report = {
+        "instance": instance.name,
+        "engine": instance.engine,
+        "connection": connection_details(instance, password),
+        "snippets": [asdict(snippet) for snippet in snippets],
+    }
+    return json.dumps(report, ensure_ascii=False, indent=2)
+
+
+def _text_report(instance: Instance, snippets: list) -> str:
+    blocks = [f"{instance.name} ({instance.engine})"]
+    for snippet in snippets:
+        where = f" — {snippet.filename}" if snippet.filename else ""
+        blocks.append(f"== {snippet.title} [{snippet.id}]{where}\n{snippet.code}")
+        if snippet.resilience:
+            blocks.append(f"-- {snippet.title}: pool, timeouts and retries\n{snippet.resilience}")
+    return "\n\n".join(blocks)
