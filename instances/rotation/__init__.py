@@ -1,0 +1,1 @@
+"""Password rotation: the state machine (machine.py) and each engine's server side."""
