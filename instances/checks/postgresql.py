@@ -1,0 +1,132 @@
+"""Steps ``auth`` and ``query`` for PostgreSQL, through psycopg 3 to the vetted address."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+from collections.abc import Iterator
+
+import psycopg
+
+from instances.checks import hints
+from instances.checks.report import Outcome, ServerFacts
+from instances.checks.session import Session, Target
+
+FACTS_QUERY = (
+    "select version(),"
+    " (select count(*) from pg_stat_activity where backend_type = 'client backend'),"
+    " current_setting('max_connections')::int"
+)
+
+# libpq gives no SQLSTATE for a failed connection, only the server's (C locale) message.
+_LOGIN_ERRORS = (
+    ("password authentication failed", "28P01"),
+    ("database", "3D000"),  # 'database "x" does not exist'
+    ("role", "28000"),  # 'role "x" does not exist' / 'is not permitted to log in'
+    ("no pg_hba.conf entry", "28000"),
+    ("too many connections", "53300"),
+    ("remaining connection slots", "53300"),
+    ("the database system is", "57P03"),
+)
+
+
+def conninfo_params(target: Target, address: str, ca_file: str | None) -> dict[str, object]:
+    """psycopg.connect() keywords: the name for SNI and certificate checks, the vetted address
+    to connect to, and the instance's sslmode."""
+    params: dict[str, object] = {
+        "host": target.host,
+        "hostaddr": address,
+        "port": target.port,
+        "user": target.username,
+        "password": target.password,
+        "dbname": target.database,
+        "sslmode": target.sslmode,
+        "gssencmode": "disable",
+        "application_name": "zektor-portal-check",
+    }
+    if target.verifies_chain:
+        params["sslrootcert"] = ca_file or "system"
+    return params
+
+
+@contextlib.contextmanager
+def ca_file(target: Target) -> Iterator[str | None]:
+    if not target.ca_cert:
+        yield None
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="zektor-ca-") as handle:
+        handle.write(target.ca_cert)
+        handle.flush()
+        yield handle.name
+
+
+def auth(session: Session) -> Outcome:
+    target = session.target
+    assert session.address is not None
+    session.close_socket()  # the tls step's probe; libpq makes its own connection
+    timeout = max(2, math.ceil(session.remaining()))  # libpq's minimum; the engine cuts sooner
+    try:
+        with ca_file(target) as path:
+            params = conninfo_params(target, session.address, path)
+            conn = psycopg.connect(autocommit=True, connect_timeout=timeout, **params)
+    except psycopg.OperationalError as exc:
+        return login_failure(target, _server_message(exc))
+    session.adopt_client(conn, conn.pgconn.socket)
+    return Outcome.ok(f"Logged in as {target.username} to database {target.database}.")
+
+
+def _server_message(exc: psycopg.OperationalError) -> str:
+    text = str(exc)
+    _, _, fatal = text.partition("FATAL:")
+    return (fatal or text).strip().splitlines()[0] if text else ""
+
+
+def sqlstate_of(message: str) -> str | None:
+    lowered = message.lower()
+    for needle, sqlstate in _LOGIN_ERRORS:
+        if needle in lowered:
+            return sqlstate
+    return None
+
+
+def login_failure(target: Target, message: str) -> Outcome:
+    sqlstate = sqlstate_of(message)
+    user, database = target.username, target.database
+    if sqlstate == "28P01":
+        return Outcome.fail(
+            f"The server rejected the password for user {user} (or there is no such user).",
+            hints.PASSWORD,
+        )
+    if sqlstate == "3D000":
+        return Outcome.fail(f"There is no database named {database}.", hints.DATABASE)
+    if sqlstate == "28000":
+        return Outcome.fail(
+            f"The server refused the login of {user}: {message}", hints.NOT_PERMITTED
+        )
+    if sqlstate == "53300":
+        return Outcome.fail("The server has no free connection slots.", hints.POOL)
+    if sqlstate == "57P03":
+        return Outcome.fail(
+            "The server is starting up or shutting down.",
+            hints.with_status(target, hints.TIMED_OUT),
+        )
+    if "timeout" in message.lower():
+        return Outcome.fail(
+            "The server did not complete the login in time.",
+            hints.with_status(target, hints.TIMED_OUT),
+        )
+    return Outcome.fail(f"The login failed: {message}", hints.with_status(target, hints.PASSWORD))
+
+
+def query(session: Session) -> Outcome:
+    conn = session.client
+    assert isinstance(conn, psycopg.Connection)
+    try:
+        row = conn.execute(FACTS_QUERY).fetchone()
+    except psycopg.Error as exc:
+        return Outcome.fail(f"The query failed: {_server_message(exc)}", hints.QUERY)
+    assert row is not None
+    version = str(row[0]).split(" on ", 1)[0]
+    session.server = ServerFacts(version=version, connections=row[1], max_connections=row[2])
+    return Outcome.ok(f"{version} answered select version().")

@@ -1,0 +1,116 @@
+"""Connection checks for stored instances: run one, keep its history, audit it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from instances import audit
+from instances.checks.engine import ConnectionCheck
+from instances.checks.report import Report, Step
+from instances.checks.session import Target
+from instances.models import CheckRun, Instance
+
+
+def target_for(instance: Instance) -> Target:
+    return Target(
+        name=instance.name,
+        engine=instance.engine,
+        host=instance.host,
+        port=instance.port,
+        username=instance.username,
+        password=instance.password,
+        database=instance.database,
+        sslmode=instance.sslmode,
+        tls=instance.tls,
+        ca_cert=instance.ca_cert,
+        status=instance.status,
+        tier=instance.tier,
+        tier_max_connections=instance.limits.max_connections,
+    )
+
+
+def save_run(
+    instance: Instance,
+    report: Report,
+    *,
+    actor=None,
+    request: HttpRequest | None = None,
+    actor_name: str = "",
+) -> CheckRun:
+    """Store the run (the report holds no secret), update the instance's summary, audit it."""
+    run = CheckRun.objects.create(
+        instance=instance,
+        actor=actor,
+        started_at=report.started_at,
+        duration_ms=report.duration_ms,
+        status=report.status,
+        result=report.as_dict(),
+    )
+    summary = {"last_check_status": report.status, "last_check_at": timezone.now()}
+    certificate = report.tls.certificate if report.tls else None
+    if certificate is not None:
+        summary["cert_not_after"] = certificate.not_after
+    Instance.objects.filter(pk=instance.pk).update(**summary)
+    failed = next((step.name for step in report.steps if step.status == "fail"), None)
+    audit.record(
+        "connection_test",
+        request=request,
+        actor=actor,
+        instance=instance,
+        outcome=report.status,
+        check_run=run.pk,
+        duration_ms=report.duration_ms,
+        failed_step=failed,
+        actor_name=actor_name,
+    )
+    return run
+
+
+class InstanceCheck:
+    """A check of a stored instance whose result is saved once it finishes, however the
+    caller stops listening (a browser that goes away still gets its run recorded)."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        *,
+        actor=None,
+        request: HttpRequest | None = None,
+        actor_name: str = "",
+        **engine_options,
+    ) -> None:
+        self.instance = instance
+        self.actor, self.request, self.actor_name = actor, request, actor_name
+        self.check = ConnectionCheck(target_for(instance), **engine_options)
+
+    @property
+    def report(self) -> Report:
+        return self.check.report
+
+    def steps(self) -> Iterator[Step]:
+        steps = self.check.run()
+        try:
+            # Not ``yield from``: closing this generator must not close ``steps``.
+            for step in steps:  # noqa: UP028
+                yield step
+        finally:
+            for _ in steps:  # finish within the deadline even if nobody listens any more
+                pass
+            self.save()
+
+    def run(self) -> Report:
+        for _ in self.steps():
+            pass
+        return self.report
+
+    def save(self) -> CheckRun:
+        return save_run(
+            self.instance,
+            self.report,
+            actor=self.actor,
+            request=self.request,
+            actor_name=self.actor_name,
+        )
