@@ -1,0 +1,58 @@
+from concurrent.futures import ThreadPoolExecutor
+
+from django.core.management.base import BaseCommand, CommandError
+
+from instances.checks.console import as_json, as_text, exit_status, timeout_option
+from instances.checks.engine import ConnectionCheck
+from instances.checks.service import save_run, target_for
+from instances.models import Instance
+
+MAX_CONCURRENCY = 64
+ACTOR_NAME = "manage.py check_instances"
+
+
+class Command(BaseCommand):
+    help = (
+        "Test the connection to several instances (for cron). Exit 1 if any failed, "
+        "2 for bad usage or an unknown name."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("names", nargs="*", metavar="NAME", help="instance names")
+        parser.add_argument("--all", action="store_true", dest="every", help="test every instance")
+        parser.add_argument("--json", action="store_true", help="print a JSON list of reports")
+        parser.add_argument(
+            "--concurrency", type=int, default=8, help="tests run at once (default 8)"
+        )
+        parser.add_argument(
+            "--timeout", type=float, help="seconds each test may take (default: settings)"
+        )
+
+    def handle(self, *args, names, every, json, concurrency, timeout, **options) -> None:
+        timeout = timeout_option(timeout)
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise CommandError(f"--concurrency must be 1 to {MAX_CONCURRENCY}", returncode=2)
+        instances = self._instances(names, every)
+        checks = [ConnectionCheck(target_for(i), timeout=timeout) for i in instances]
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            reports = list(pool.map(ConnectionCheck.run_all, checks))
+        for instance, report in zip(instances, reports, strict=True):
+            save_run(instance, report, actor_name=ACTOR_NAME)  # the database, from one thread
+        if json:
+            self.stdout.write(as_json([report.as_dict() for report in reports]))
+        else:
+            self.stdout.write("\n".join(as_text(report) for report in reports))
+        exit_status(reports)
+
+    @staticmethod
+    def _instances(names: list[str], every: bool) -> list[Instance]:
+        if not names and not every:
+            raise CommandError("name at least one instance, or use --all", returncode=2)
+        query = Instance.objects.select_related("team").order_by("name")
+        if every:
+            return list(query)
+        found = {instance.name: instance for instance in query.filter(name__in=names)}
+        missing = [name for name in names if name not in found]
+        if missing:
+            raise CommandError(f"no instance named {', '.join(missing)}", returncode=2)
+        return [found[name] for name in dict.fromkeys(names)]
