@@ -20,7 +20,7 @@ from django.utils.html import escape
 
 from instances.models import AuditEvent
 from tests.base import TEST_PASSWORD, BaseTestCase
-from tests.url_catalog import Route, project_routes
+from tests.url_catalog import Route, project_routes, sample_values
 from zektor_portal.urls import handler403, handler404, handler500
 from zektor_portal.urls import urlpatterns as portal_urlpatterns
 
@@ -123,16 +123,7 @@ class SecurityTestCase(BaseTestCase):
         return client
 
     def path_of(self, route: Route) -> str:
-        values = {
-            "name": self.pg.name,
-            "team_id": self.alpha.pk,
-            "object_id": self.admin.pk,
-            "id": self.admin.pk,
-            "content_type_id": 1,
-            "app_label": "auth",
-            "url": "nowhere/",
-        }
-        return route.path(values)
+        return route.path(sample_values(self.pg.name, self.alpha.pk, self.admin.pk))
 
     def request(self, role: str, method: str, route: Route, **options):
         client = self.client_for(role, **options)

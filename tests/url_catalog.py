@@ -38,3 +38,16 @@ def _walk(patterns: list, prefix: str, namespace: str | None) -> Iterator[Route]
 
 def project_routes() -> list[Route]:
     return list(_walk(get_resolver().url_patterns, "", None))
+
+
+def sample_values(instance_name: str, team_id: int, user_id: int) -> dict[str, object]:
+    """Values for every parameter the project's routes take (Django's admin included)."""
+    return {
+        "name": instance_name,
+        "team_id": team_id,
+        "object_id": user_id,
+        "id": user_id,
+        "content_type_id": 1,
+        "app_label": "auth",
+        "url": "nowhere/",
+    }
