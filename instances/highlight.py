@@ -7,6 +7,7 @@ from functools import lru_cache
 from django.utils.safestring import SafeString, mark_safe
 from pygments import highlight as pygments_highlight
 from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
@@ -14,6 +15,7 @@ CSS_CLASS = "highlight"
 LIGHT_STYLE = "default"
 DARK_STYLE = "github-dark"
 CACHED_SNIPPETS = 512
+_FORMATTER = HtmlFormatter(nowrap=True)
 
 
 def highlight(code: str, language: str, *, secret: bool = False) -> SafeString:
@@ -28,14 +30,19 @@ def highlight(code: str, language: str, *, secret: bool = False) -> SafeString:
 
 
 def _render(code: str, language: str) -> SafeString:
-    try:
-        lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        lexer = TextLexer(stripnl=False, ensurenl=False)
-    html = pygments_highlight(code, lexer, HtmlFormatter(nowrap=True))
+    html = pygments_highlight(code, _lexer(language), _FORMATTER)
     if not code.endswith("\n"):
         html = html.removesuffix("\n")  # the formatter ends every last line with one
     return mark_safe(html)  # noqa: S308
+
+
+@lru_cache(maxsize=64)
+def _lexer(language: str) -> Lexer:
+    """One lexer per language: creating one costs more than lexing a snippet."""
+    try:
+        return get_lexer_by_name(language, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return TextLexer(stripnl=False, ensurenl=False)
 
 
 _render_cached = lru_cache(maxsize=CACHED_SNIPPETS)(_render)

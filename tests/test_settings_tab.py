@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 from django.core.cache import cache
@@ -7,8 +9,9 @@ from django.test import Client
 from django.urls import reverse
 
 from instances.highlight import stylesheet
-from instances.models import Engine
-from instances.snippets import MASK, SNIPPET_IDS
+from instances.models import Engine, Instance
+from instances.snippets import MASK, SNIPPET_IDS, build_snippets
+from instances.views.snippet_panels import masked_panels
 from tests.base import TEST_PASSWORD, BaseTestCase, make_instance
 from tests.leaks import leaked_forms
 
@@ -153,3 +156,48 @@ def test_it_ships_the_generated_pygments_stylesheet():
     css = shipped.read_text()
     assert css == stylesheet()
     assert "@media (prefers-color-scheme: dark)" in css
+
+
+def text_of(highlighted: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", highlighted))
+
+
+def test_it_highlights_masked_snippets_to_exactly_their_text():
+    odd = {
+        "name": "odd_name-1",
+        "host": "fe80::1",
+        "username": "we'ird \"us$er\\ <%= x %> zq7host",
+        "database": "db zq7db/%20ü",
+        "port": 15432,
+    }
+    instances = [
+        Instance(
+            engine="postgresql",
+            tier="pro",
+            host="h.example",
+            port=5432,
+            name="plain",
+            username="app",
+            database="app",
+            sslmode="verify-full",
+            ca_cert="x",
+        ),
+        Instance(engine="postgresql", tier="starter", **odd),
+        Instance(
+            engine="valkey",
+            tier="business",
+            host="cache.example",
+            port=6379,
+            name="c",
+            username="default",
+            tls=False,
+        ),
+        Instance(engine="valkey", tier="pro", ca_cert="x", **{**odd, "database": ""}),
+    ]
+    for instance in instances:
+        snippets = build_snippets(instance)
+        for panel, snippet in zip(masked_panels(instance), snippets, strict=True):
+            assert text_of(panel.code_html) == snippet.code, snippet.id
+            assert '<span class="' in panel.code_html or snippet.language == "text"
+            if snippet.resilience:
+                assert text_of(panel.resilience_html) == snippet.resilience, snippet.id

@@ -16,7 +16,7 @@ from instances.escaping import phpdotenv_value
 from instances.models import Instance, Membership, Role, Team
 from instances.snippets import Snippet, build_snippets, connection_uri
 from instances.views.secrets import SecretUnavailable, open_password, throttled
-from instances.views.snippet_panels import SnippetPanel, snippet_panels
+from instances.views.snippet_panels import SnippetPanel, masked_panels
 
 DEFAULT_SNIPPET = "uri"
 
@@ -84,7 +84,7 @@ def render_onboarding(
     chosen = next((s for ss in snippet_lists for s in ss if s.id == language), None)
     rows = [
         InstanceOnboarding(
-            instance, env_var_name(instance), snippet_panels(pick_snippet(ss, chosen), secret=False)
+            instance, env_var_name(instance), masked_panels(instance, pick_snippet(ss, chosen))
         )
         for instance, ss in zip(instances, snippet_lists, strict=True)
     ]

@@ -15,7 +15,7 @@ from instances.models import Instance, Membership, Role
 from instances.snippets import build_snippets, connection_details, connection_uri
 from instances.tiers import TierLimits, limits_table
 from instances.views.secrets import SecretUnavailable, open_password, throttled
-from instances.views.snippet_panels import snippet_panels
+from instances.views.snippet_panels import masked_panels, snippet_panels
 
 COPYABLE_FIELDS = ("password", "uri")
 MAX_PROCESSES = 100_000
@@ -66,7 +66,11 @@ def render_settings(
         "membership": membership,
         "tab": "settings",
         "details": connection_details(instance, password),
-        "panels": snippet_panels(build_snippets(instance, password), secret=revealed),
+        "panels": (
+            snippet_panels(build_snippets(instance, password), secret=True)
+            if revealed
+            else masked_panels(instance)
+        ),
         "revealed": revealed,
         "can_reveal": membership.allows(Role.MEMBER),
         "error": error,
