@@ -4,10 +4,11 @@
 
 Uses a throwaway SQLite database in a temporary directory and the test settings. Every page
 is requested in-process with django.test.Client (the full middleware stack, no network) as a
-superuser who is admin of the team; the time is the median of --runs requests after a warm-up.
+superuser who is admin of the team; the time is the median of --runs requests after a warm-up,
+the pages taking turns.
 The Settings tab and the admin change view rotate through different instances on every run,
-so neither profits from a cache warmed by the same instance ("cold"); the Settings tab is also
-measured on one instance again and again ("warm", its highlighted snippets cached).
+so neither profits from a cache warmed by that instance ("cold"); the Settings tab is also
+measured on one instance again and again ("warm").
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -71,20 +73,25 @@ def populate(count: int) -> User:
     return user
 
 
-def measure(client: Client, urls: Callable[[], str], runs: int) -> tuple[float, int]:
-    """Median milliseconds over `runs` requests, and the query count of the last one."""
-    for _ in range(WARMUP):
-        client.get(urls())
-    timings = []
+def measure(client: Client, pages: dict[str, Callable[[], str]], runs: int) -> dict:
+    """Page -> (median ms, queries of its last request). Pages take turns, run by run, so
+    load from elsewhere on the machine hits all of them alike."""
+    for urls in pages.values():
+        for _ in range(WARMUP):
+            client.get(urls())
+    timings: dict[str, list[float]] = {page: [] for page in pages}
+    queries: dict[str, int] = {}
     for _ in range(runs):
-        url = urls()
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            response = client.get(url)
-            timings.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
-            raise SystemExit(f"GET {url} answered {response.status_code}")
-    return statistics.median(timings), len(queries)
+        for page, urls in pages.items():
+            url = urls()
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url)
+                timings[page].append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise SystemExit(f"GET {url} answered {response.status_code}")
+            queries[page] = len(captured)
+    return {page: (statistics.median(timings[page]), queries[page]) for page in pages}
 
 
 def cycling(template: str, values: list) -> Callable[[], str]:
@@ -108,26 +115,17 @@ def main() -> None:
     ids = [pk for pk, _, _ in rows]
     first_pg = names["postgresql"][0]
 
-    results = {
-        "Settings tab, PostgreSQL (cold)": measure(
-            client, cycling("/instances/{}/", names["postgresql"]), args.runs
-        ),
-        "Settings tab, Valkey (cold)": measure(
-            client, cycling("/instances/{}/", names["valkey"]), args.runs
-        ),
-        "Settings tab, PostgreSQL (warm)": measure(
-            client, lambda: f"/instances/{first_pg}/", args.runs
-        ),
-        "Instance list": measure(client, lambda: "/", args.runs),
+    pages = {
+        "Settings tab, PostgreSQL (cold)": cycling("/instances/{}/", names["postgresql"]),
+        "Settings tab, Valkey (cold)": cycling("/instances/{}/", names["valkey"]),
+        "Settings tab, PostgreSQL (warm)": lambda: f"/instances/{first_pg}/",
+        "Instance list": lambda: "/",
     }
     admin_ready = admin.site.is_registered(Instance)
     if admin_ready:
-        results["Admin change view"] = measure(
-            client, cycling("/admin/instances/instance/{}/change/", ids), args.runs
-        )
-        results["Admin changelist"] = measure(
-            client, lambda: "/admin/instances/instance/", args.runs
-        )
+        pages["Admin change view"] = cycling("/admin/instances/instance/{}/change/", ids)
+        pages["Admin changelist"] = lambda: "/admin/instances/instance/"
+    results = measure(client, pages, args.runs)
 
     print(f"{args.instances} instances, median of {args.runs} runs after {WARMUP} warm-up runs\n")
     print(f"{'page':34} {'median ms':>10} {'queries':>8} {'vs admin':>9}")
@@ -150,4 +148,7 @@ def ratio(page: str, ms: float, results: dict[str, tuple[float, int]]) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(DATA_DIR, ignore_errors=True)
