@@ -86,17 +86,18 @@ def phpdotenv_value(value: str) -> str:
 
 
 def prisma_env_value(value: str) -> str:
-    """A double-quoted value for Prisma's ``.env`` (dotenv, then Prisma's dotenv-expand copy).
+    """A double-quoted value for Prisma's ``.env``.
 
-    dotenv keeps every character between the double quotes except that it turns ``\\n`` and
-    ``\\r`` into line breaks, and has no escape for ``"``; Prisma then expands ``$NAME`` and
-    ``${NAME}`` and turns ``\\$`` into ``$``. Meant for connection URLs, whose percent-encoding
-    leaves none of the characters dotenv cannot hold.
+    Prisma reads ``.env`` with dotenv, which keeps everything between the double quotes
+    except ``\\n`` / ``\\r`` (line breaks) and has no escape for ``"``; then its own copy of
+    dotenv-expand 5 (@prisma/internals, dotenvExpand.ts) replaces ``${NAME}`` and turns
+    ``\\${`` into ``${``; a ``$`` without ``{`` stays as it is. Meant for connection URLs,
+    whose percent-encoding leaves none of the characters dotenv cannot hold.
     """
     check_value(value)
     if '"' in value or "\\" in value:
         raise UnsafeValue('a Prisma .env value cannot hold " or \\; percent-encode it')
-    return '"' + value.replace("$", "\\$") + '"'
+    return '"' + value.replace("${", "\\${") + '"'
 
 
 def js_string(value: str) -> str:
