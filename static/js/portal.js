@@ -1,8 +1,10 @@
 // Entry module: wires behaviour to elements by data attributes. No inline scripts (CSP).
 import { initCopyButtons } from "./copy.js";
 import { initSecretCopy } from "./reveal.js";
+import { initRotation } from "./rotation.js";
 import { initSnippetPickers } from "./snippets.js";
 
 initCopyButtons(document);
 initSecretCopy(document);
 initSnippetPickers(document);
+initRotation(document);
