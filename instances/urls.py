@@ -1,13 +1,14 @@
 from django.urls import path
 
-from instances.views import audit, onboarding, pages, rotation, settings_tab
+from instances.views import audit, checks, onboarding, pages, rotation, settings_tab
 
 urlpatterns = [
     path("", pages.instance_list, name="instance-list"),
     path("instances/<slug:name>/", settings_tab.instance_settings, name="instance-settings"),
     path("instances/<slug:name>/reveal", settings_tab.reveal, name="instance-reveal"),
     path("instances/<slug:name>/copy", settings_tab.copy_secret, name="instance-copy"),
-    path("instances/<slug:name>/test/", pages.instance_test, name="instance-test"),
+    path("instances/<slug:name>/test/", checks.instance_test, name="instance-test"),
+    path("instances/<slug:name>/test", checks.run_test, name="instance-test-run"),
     path("instances/<slug:name>/activity/", pages.instance_activity, name="instance-activity"),
     path("instances/<slug:name>/ca.pem", pages.ca_certificate, name="instance-ca"),
     path("instances/<slug:name>/rotate/", rotation.rotation_start, name="rotation-start"),

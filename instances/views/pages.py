@@ -43,17 +43,6 @@ def ca_certificate(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def instance_test(request: HttpRequest, name: str) -> HttpResponse:
-    instance, membership = get_instance_for(request.user, name)
-    return render(
-        request,
-        "instances/test.html",
-        {"instance": instance, "membership": membership, "tab": "test"},
-    )
-
-
-@login_required
-@require_GET
 def instance_activity(request: HttpRequest, name: str) -> HttpResponse:
     instance, membership = get_instance_for(request.user, name)
     checks = instance.checks.select_related("actor")[:25]

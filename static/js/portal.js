@@ -1,4 +1,5 @@
 // Entry module: wires behaviour to elements by data attributes. No inline scripts (CSP).
+import { initConnectionTest } from "./checks.js";
 import { initCopyButtons } from "./copy.js";
 import { initSecretCopy } from "./reveal.js";
 import { initRotation } from "./rotation.js";
@@ -8,3 +9,4 @@ initCopyButtons(document);
 initSecretCopy(document);
 initSnippetPickers(document);
 initRotation(document);
+initConnectionTest(document);
