@@ -3,11 +3,14 @@
 set -euo pipefail
 
 want=(postgresql redis-server)          # demo servers (make run) and real test servers
-[ "${1:-run}" = test ] && want+=(chromium nodejs npm)
+# Tests also run every snippet with its real client or parser.
+[ "${1:-run}" = test ] && want+=(chromium nodejs npm ruby golang-go php-cli php-vlucas-phpdotenv)
 
 declare -A provides=(
   [postgresql]=/usr/lib/postgresql [redis-server]=/usr/bin/redis-server
   [chromium]=/usr/bin/chromium [nodejs]=/usr/bin/node [npm]=/usr/bin/npm
+  [ruby]=/usr/bin/ruby [golang-go]=/usr/bin/go [php-cli]=/usr/bin/php
+  [php-vlucas-phpdotenv]=/usr/share/php/Dotenv/autoload.php
 )
 missing=()
 for pkg in "${want[@]}"; do
