@@ -57,6 +57,15 @@ class AccessTests(BaseTestCase):
         assert response.content.count(b"bulk-") >= 40
         assert len(many) == len(few)
 
+    def test_it_paginates_long_lists(self):
+        for i in range(105):
+            make_instance(self.alpha, f"page-{i:03d}")
+        self.client.force_login(self.admin)
+        first = self.client.get(reverse("instance-list"))
+        assert b"Page 1 of 2 (107 instances)" in first.content
+        second = self.client.get(reverse("instance-list"), {"page": 2})
+        assert b"page-104" in second.content and b"page-000" not in second.content
+
     def test_it_serves_the_ca_certificate_only_when_there_is_one(self):
         self.client.force_login(self.viewer)
         assert self.client.get(reverse("instance-ca", args=["alpha-pg"])).status_code == 404

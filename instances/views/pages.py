@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -8,6 +9,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from instances.access import get_instance_for, visible_instances
+
+INSTANCES_PER_PAGE = 100
 
 
 @require_GET
@@ -27,7 +30,12 @@ def instance_list(request: HttpRequest) -> HttpResponse:
     instances = visible_instances(request.user).order_by("team__name", "name")
     if query:
         instances = instances.filter(Q(name__icontains=query) | Q(host__icontains=query))
-    return render(request, "instances/list.html", {"instances": instances, "query": query})
+    page = Paginator(instances, INSTANCES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "instances/list.html",
+        {"instances": page.object_list, "page": page, "query": query},
+    )
 
 
 @login_required
