@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -32,6 +33,7 @@ def target_for(instance: Instance) -> Target:
     )
 
 
+@transaction.atomic
 def save_run(
     instance: Instance,
     report: Report,
@@ -40,7 +42,8 @@ def save_run(
     request: HttpRequest | None = None,
     actor_name: str = "",
 ) -> CheckRun:
-    """Store the run (the report holds no secret), update the instance's summary, audit it."""
+    """Store the run (the report holds no secret), update the instance's summary, audit it:
+    one transaction, so one commit."""
     run = CheckRun.objects.create(
         instance=instance,
         actor=actor,

@@ -1,6 +1,7 @@
 from concurrent.futures import ThreadPoolExecutor
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from instances.checks.console import as_json, as_text, exit_status, timeout_option
 from instances.checks.engine import ConnectionCheck
@@ -36,8 +37,9 @@ class Command(BaseCommand):
         checks = [ConnectionCheck(target_for(i), timeout=timeout) for i in instances]
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             reports = list(pool.map(ConnectionCheck.run_all, checks))
-        for instance, report in zip(instances, reports, strict=True):
-            save_run(instance, report, actor_name=ACTOR_NAME)  # the database, from one thread
+        with transaction.atomic():  # from one thread, in one commit
+            for instance, report in zip(instances, reports, strict=True):
+                save_run(instance, report, actor_name=ACTOR_NAME)
         if json:
             self.stdout.write(as_json([report.as_dict() for report in reports]))
         else:
