@@ -154,3 +154,16 @@ def test_it_exits_2_on_bad_usage_from_the_command_line(argv):
     )
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
+
+
+class UndecryptableTests(BaseTestCase):
+    def test_it_names_the_key_when_a_password_cannot_be_decrypted(self):
+        Instance.objects.filter(pk=self.pg.pk).update(password_sealed="v1:gone:AAAA")
+        for command, args in (
+            ("check_connection", ["alpha-pg"]),
+            ("check_instances", ["alpha-pg"]),
+        ):
+            out, err, code = run_command(command, *args, json=True)
+            assert code == 1
+            assert out == ""
+            assert "cannot be decrypted" in err

@@ -1,7 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from instances.checks.console import as_json, as_text, exit_status, timeout_option
+from instances.checks.console import (
+    as_json,
+    as_text,
+    exit_status,
+    timeout_option,
+    undecryptable,
+)
 from instances.checks.service import InstanceCheck
+from instances.crypto import DecryptionError
 from instances.models import Instance
 
 
@@ -23,7 +30,12 @@ class Command(BaseCommand):
         instance = Instance.objects.select_related("team").filter(name=name).first()
         if instance is None:
             raise CommandError(f"no instance named {name!r}", returncode=2)
-        check = InstanceCheck(instance, actor_name="manage.py check_connection", timeout=timeout)
+        try:
+            check = InstanceCheck(
+                instance, actor_name="manage.py check_connection", timeout=timeout
+            )
+        except DecryptionError:
+            raise undecryptable(instance) from None
         report = check.run()
         self.stdout.write(as_json(report.as_dict()) if json else as_text(report))
         exit_status([report])

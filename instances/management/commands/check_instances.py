@@ -3,9 +3,16 @@ from concurrent.futures import ThreadPoolExecutor
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from instances.checks.console import as_json, as_text, exit_status, timeout_option
+from instances.checks.console import (
+    as_json,
+    as_text,
+    exit_status,
+    timeout_option,
+    undecryptable,
+)
 from instances.checks.engine import ConnectionCheck
 from instances.checks.service import save_run, target_for
+from instances.crypto import DecryptionError
 from instances.models import Instance
 
 MAX_CONCURRENCY = 64
@@ -34,7 +41,13 @@ class Command(BaseCommand):
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise CommandError(f"--concurrency must be 1 to {MAX_CONCURRENCY}", returncode=2)
         instances = self._instances(names, every)
-        checks = [ConnectionCheck(target_for(i), timeout=timeout) for i in instances]
+        targets = []
+        for instance in instances:
+            try:
+                targets.append(target_for(instance))
+            except DecryptionError:
+                raise undecryptable(instance) from None
+        checks = [ConnectionCheck(target, timeout=timeout) for target in targets]
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             reports = list(pool.map(ConnectionCheck.run_all, checks))
         with transaction.atomic():  # from one thread, in one commit
