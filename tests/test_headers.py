@@ -18,8 +18,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client, override_settings
 
+from instances.views.checks import TEST_RATE
 from instances.views.secrets import SECRETS_RATE
-from tests.base import BaseTestCase
+from tests.base import BaseTestCase, make_instance
 from tests.url_catalog import project_routes, sample_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -308,3 +309,15 @@ class SharedRateLimitTests(BaseTestCase):
         reveal = servers[1].post(f"/instances/{self.pg.name}/reveal")
         self.assertEqual(reveal.status_code, 429)
         self.assertTrue(list(self.redis.scan_iter(f"{self.prefix}:*")), "counters in Redis")
+
+    def test_it_shares_the_connection_test_limit_between_app_servers(self) -> None:
+        # A loopback host: the default deny list fails the test at once, without traffic.
+        make_instance(self.alpha, "local-pg", host="127.0.0.1", port=9)
+        limit = int(TEST_RATE.split("/")[0])
+        servers = (self.server(), self.server())
+        for n in range(limit):
+            response = servers[n % 2].post("/instances/local-pg/test")
+            self.assertEqual(response.status_code, 200, n)
+            b"".join(response.streaming_content)
+        self.assertEqual(servers[0].post("/instances/local-pg/test").status_code, 429)
+        self.assertEqual(servers[1].post("/instances/local-pg/test").status_code, 429)

@@ -40,10 +40,13 @@ def project_routes() -> list[Route]:
     return list(_walk(get_resolver().url_patterns, "", None))
 
 
-def sample_values(instance_name: str, team_id: int, user_id: int) -> dict[str, object]:
+def sample_values(
+    instance_name: str, team_id: int, user_id: int, rotation_uid: object = None
+) -> dict[str, object]:
     """Values for every parameter the project's routes take (Django's admin included)."""
     return {
         "name": instance_name,
+        "uid": rotation_uid or "00000000-0000-0000-0000-000000000000",
         "team_id": team_id,
         "object_id": user_id,
         "id": user_id,
