@@ -37,9 +37,14 @@ def _load(env: Env) -> dict:
         database = dj_database_url.parse(database_url, conn_max_age=60, conn_health_checks=True)
     except ValueError as exc:
         raise ConfigError(f"DATABASE_URL: {exc}") from None
-    if database["ENGINE"] not in {
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets readers and one writer work at once; commits need no fsync of the journal.
+        database["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
+    elif database["ENGINE"] not in {
         "django.db.backends.postgresql",
-        "django.db.backends.sqlite3",
     }:
         raise ConfigError("DATABASE_URL: only postgres:// and sqlite:// URLs are supported")
     redis_url = env.str("REDIS_URL")
