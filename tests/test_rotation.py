@@ -34,7 +34,8 @@ def run_command(name: str, *args: str) -> dict:
 
 class RotationTestCase(BaseTestCase):
     @pytest.fixture(autouse=True)
-    def _fixtures(self, make_pg, make_redis, caplog):
+    def _fixtures(self, make_pg, make_redis, closed_port, caplog):
+        self.closed_port = closed_port
         self.make_pg = make_pg
         self.make_redis = make_redis
         self.caplog = caplog
@@ -124,6 +125,19 @@ class PostgresqlRotationTests(RotationTestCase):
         instance.save()
         self.assertEqual(run_command("rot-pg")["state"], RotationState.UNDONE)
         self.assertEqual(run_command("rot-pg")["state"], RotationState.DONE)
+        self.assert_stored_password_works(server, instance)
+
+    def test_it_needs_attention_when_the_server_is_unreachable_and_keeps_both_passwords(self):
+        server = self.make_pg()
+        instance = instance_on(server, self.alpha, "rot-pg", port=self.closed_port)
+        rotation = machine.advance(machine.start(instance))
+        self.assertEqual(rotation.state, RotationState.NEEDS_ATTENTION)
+        self.assertIn("Nothing was lost", rotation.reason)
+        self.assertEqual(rotation.unseal("old_sealed"), HOSTILE_PASSWORD)
+        self.assertTrue(rotation.unseal("pending_sealed"))
+        Instance.objects.filter(pk=instance.pk).update(port=server.port)
+        rotation.refresh_from_db()
+        self.assertEqual(machine.advance(rotation).state, RotationState.DONE)
         self.assert_stored_password_works(server, instance)
 
     def test_it_shows_who_is_connected_before_rotating(self):

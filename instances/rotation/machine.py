@@ -266,11 +266,18 @@ class Machine:
         return self._finish(RotationState.DONE, "rotation_done")
 
     def _resolve(self) -> bool:
-        """After a failure: go on if the new password logs in, else undo if the old does."""
+        """After a failure, test which password logs in: go on with the new one if it
+        does; apply it again if only the old one does; else abandon for a stored one."""
         if self._logs_in(self.pending):
             return self._move(RotationState.VERIFIED, "rotation_verified", resumed=True)
         if self._logs_in(self.old):
-            return self._undone(note="The new password never took effect; the old one is kept.")
+            if self.instance.password != self.old:
+                return self._undone(note="The new password does not log in; the old one does.")
+            return self._move(
+                RotationState.CREATED,
+                "rotation_resumed",
+                note="The new password has not taken effect yet; applying it again.",
+            )
         stored = self.instance.password
         if stored not in (self.old, self.pending) and self._logs_in(stored):
             return self._finish(

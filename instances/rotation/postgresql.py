@@ -66,7 +66,11 @@ def connect(instance: Instance, password: str) -> Iterator[psycopg.Connection]:
                 raise LoginRefused(f"PostgreSQL refused the password: {message}") from None
             raise ServerUnavailable(f"Could not connect to PostgreSQL: {message}") from None
         with conn:
-            yield conn
+            try:
+                yield conn
+            except psycopg.OperationalError as exc:
+                message = redact(str(exc).strip(), password)
+                raise ServerUnavailable(f"Lost the connection to PostgreSQL: {message}") from None
 
 
 def logs_in(instance: Instance, password: str) -> bool:
@@ -110,7 +114,10 @@ def restore(instance: Instance, login: str, old: str, pending: str) -> list[str]
 def preview(instance: Instance, password: str) -> dict[str, Any]:
     """Who is connected as the instance user now: they must restart with the new password."""
     with connect(instance, password) as conn:
-        row = conn.execute(CLIENTS_QUERY).fetchone()
+        try:
+            row = conn.execute(CLIENTS_QUERY).fetchone()
+        except psycopg.Error as exc:
+            raise ServerRefused(f"PostgreSQL would not list the clients: {exc}") from None
     count, addresses, applications = row if row else (0, [], [])
     return {
         "clients": count,

@@ -50,7 +50,11 @@ def connect(instance: Instance, password: str) -> Iterator[redis.Redis]:
         message = redact(str(exc), password)
         raise ServerUnavailable(f"Could not connect to Valkey: {message}") from None
     with client:
-        yield client
+        try:
+            yield client
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            message = redact(str(exc), password)
+            raise ServerUnavailable(f"Lost the connection to Valkey: {message}") from None
 
 
 def logs_in(instance: Instance, password: str) -> bool:

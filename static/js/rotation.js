@@ -5,6 +5,7 @@ const LABELS = {
   rotation_applied: "Applied on the server",
   rotation_verified: "Verified with a fresh login",
   rotation_promoted: "Promoted to the stored password",
+  rotation_resumed: "Resumed: applying the new password again",
   rotation_grace: "Old password kept for the grace period",
   rotation_old_revoked: "Old password removed",
   rotation_done: "Done",
