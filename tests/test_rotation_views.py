@@ -90,6 +90,7 @@ class RotationFlowTests(BaseTestCase):
         with server.connect(application_name="billing-worker"):
             confirm = self.client.get(reverse("rotation-start", args=["ui-pg"]))
         self.assertContains(confirm, "billing-worker")
+        self.assertNotContains(confirm, 'name="grace_seconds"')
         self.assertNotContains(confirm, HOSTILE_PASSWORD)
         response = self.client.post(reverse("rotation-start", args=["ui-pg"]))
         rotation = instance.rotations.get()
@@ -113,6 +114,9 @@ class RotationFlowTests(BaseTestCase):
         server = self.make_redis()
         self.client.force_login(self.admin)
         instance = instance_on(server, self.alpha, "ui-cache")
+        confirm = self.client.get(reverse("rotation-start", args=["ui-cache"]))
+        self.assertContains(confirm, 'name="grace_seconds"')
+        self.assertContains(confirm, "grace period")
         response = self.client.post(
             reverse("rotation-start", args=["ui-cache"]),
             {"grace_seconds": "3600", "new_password": "an admin chosen password"},
