@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-import tempfile
-from collections.abc import Iterator
 
 import psycopg
 
+from instances.cafile import temporary_ca_file
 from instances.checks import hints
 from instances.checks.report import Outcome, ServerFacts
 from instances.checks.session import Session, Target
@@ -50,24 +48,13 @@ def conninfo_params(target: Target, address: str, ca_file: str | None) -> dict[s
     return params
 
 
-@contextlib.contextmanager
-def ca_file(target: Target) -> Iterator[str | None]:
-    if not target.ca_cert:
-        yield None
-        return
-    with tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="zektor-ca-") as handle:
-        handle.write(target.ca_cert)
-        handle.flush()
-        yield handle.name
-
-
 def auth(session: Session) -> Outcome:
     target = session.target
     assert session.address is not None
     session.close_socket()  # the tls step's probe; libpq makes its own connection
     timeout = max(2, math.ceil(session.remaining()))  # libpq's minimum; the engine cuts sooner
     try:
-        with ca_file(target) as path:
+        with temporary_ca_file(target.ca_cert) as path:
             params = conninfo_params(target, session.address, path)
             conn = psycopg.connect(autocommit=True, connect_timeout=timeout, **params)
     except psycopg.OperationalError as exc:

@@ -5,7 +5,6 @@ plaintext never reaches the server (nor its statement logs)."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +13,7 @@ import psycopg
 from django.conf import settings
 from psycopg import sql
 
+from instances.cafile import temporary_ca_file
 from instances.models import Instance
 from instances.rotation.errors import LoginRefused, ServerRefused, ServerUnavailable, redact
 
@@ -31,20 +31,9 @@ WHERE usename = current_user AND pid <> pg_backend_pid()
 
 
 @contextmanager
-def _ca_file(instance: Instance) -> Iterator[str | None]:
-    if not instance.ca_cert:
-        yield None
-        return
-    with tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="zektor-ca-") as handle:
-        handle.write(instance.ca_cert)
-        handle.flush()
-        yield handle.name
-
-
-@contextmanager
 def connect(instance: Instance, password: str) -> Iterator[psycopg.Connection]:
     """A fresh connection as the instance user; LoginRefused / ServerUnavailable on failure."""
-    with _ca_file(instance) as ca_file:
+    with temporary_ca_file(instance.ca_cert) as ca_file:
         params: dict[str, Any] = {
             "host": instance.host,
             "port": instance.port,
