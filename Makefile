@@ -40,4 +40,4 @@ test: venv system-deps-test lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .data staticfiles .pytest_cache .ruff_cache tests/node/node_modules
+	rm -rf $(VENV) .data staticfiles .pytest_cache .ruff_cache test-artifacts tests/node/node_modules tests/e2e/node_modules

@@ -10,9 +10,15 @@ export function initCopyButtons(root) {
   });
 }
 
+// Shows `text` on the button for a moment and announces it to screen readers.
 export function flash(button, text) {
   const original = button.dataset.label || button.textContent;
   button.dataset.label = original;
   button.textContent = text;
-  setTimeout(() => { button.textContent = original; }, 1500);
+  const live = document.getElementById("live-status");
+  if (live) live.textContent = text;
+  setTimeout(() => {
+    button.textContent = original;
+    if (live) live.textContent = "";
+  }, 1500);
 }
