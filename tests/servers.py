@@ -19,13 +19,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
-import datetime as dt
-import errno
 import functools
-import glob
-import hashlib
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -46,9 +41,28 @@ import psycopg
 import pytest
 import redis
 import trustme
-from psycopg import sql
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from instances.devservers import binaries
+from instances.devservers.binaries import ServerUnavailable
+from instances.devservers.files import tail, write_file
+from instances.devservers.ports import LOOPBACK, free_port
+from instances.devservers.postgres import (
+    PG_SUPERUSER,
+    as_pg_account,
+    chown_tree,
+    init_cluster,
+    pg_hba,
+    pg_settings,
+    pg_superuser_dsn,
+    probe_pg,
+    set_pg_password,
+    write_pg_conf,
+)
+from instances.devservers.readiness import ServerStartError, pid_alive, wait_ready
+from instances.devservers.tls import LOCALHOST, TlsFiles, ca_pem, write_tls
+from instances.devservers.valkey import acl_line, probe_redis, redis_conf, set_redis_password
 
 __all__ = [
     "HOSTILE_PASSWORD",
@@ -98,23 +112,14 @@ HOSTILE_PASSWORD = (
     "p'a\"s\\s\\n $HOME `id` ${X} %20 <%= 1 %> @:/?#%&=+;|<>{}[]~!* \u00fc\u20ac \u65e5\u672c"
 )
 
-LOCALHOST = "localhost"
-LOOPBACK = "127.0.0.1"
 WRONG_HOST = "db.example.invalid"
-PG_SUPERUSER = "postgres"
 PG_APP_USER = "app_user"
 PG_APP_DB = "zektor_app"
-PG_OS_USER = "postgres"
 REDIS_APP_USER = "app"
 REDIS_ADMIN_USER = "zektor-admin"
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-_PG_BIN_GLOBS = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin")
-
-
-class ServerStartError(RuntimeError):
-    """A server process did not come up; the message carries the tail of its log."""
 
 
 # --------------------------------------------------------------------------- binaries
@@ -131,71 +136,24 @@ def _unavailable(message: str) -> NoReturn:
     pytest.skip(message)
 
 
-def _pg_bin_dirs() -> list[str]:
-    dirs = [os.environ["ZEKTOR_PG_BINDIR"]] if os.environ.get("ZEKTOR_PG_BINDIR") else []
-    found = [d for pattern in _PG_BIN_GLOBS for d in glob.glob(pattern)]
-    return dirs + sorted(found, key=_version_key, reverse=True)
-
-
-def _version_key(path: str) -> tuple[int, ...]:
-    digits = "".join(c if c.isdigit() else " " for c in path).split()
-    return tuple(int(d) for d in digits)
-
-
-def find_binary(name: str) -> str | None:
-    """PATH first, then PostgreSQL's versioned bin dirs (Debian keeps initdb out of PATH)."""
-    for directory in _pg_bin_dirs():
-        candidate = os.path.join(directory, name)
-        if name in {"postgres", "initdb"} and os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which(name)
-    if found:
-        return found
-    for directory in _pg_bin_dirs():
-        candidate = os.path.join(directory, name)
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 def require_binary(name: str, *alternatives: str) -> str:
     """Path of the first binary found; ``pytest.fail`` under CI=true, else ``pytest.skip``."""
-    for candidate in (name, *alternatives):
-        path = find_binary(candidate)
-        if path:
-            return path
-    wanted = " / ".join((name, *alternatives))
-    _unavailable(f"required binary {wanted!r} not found on PATH or in {_PG_BIN_GLOBS}")
+    try:
+        return binaries.require(name, *alternatives)
+    except ServerUnavailable as exc:
+        _unavailable(str(exc))
+
+
+@contextlib.contextmanager
+def _skip_when_unavailable() -> Iterator[None]:
+    """A missing binary or OS account skips the test (fails it under CI=true)."""
+    try:
+        yield
+    except ServerUnavailable as exc:
+        _unavailable(str(exc))
 
 
 # ------------------------------------------------------------------------------ ports
-
-
-_HANDED_OUT: set[int] = set()
-
-
-def _ipv6_port_free(port: int) -> bool:
-    """True unless something already uses ::1:port (clients resolving localhost try ::1)."""
-    if not socket.has_ipv6:
-        return True
-    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("::1", port))
-        except OSError as exc:
-            return exc.errno != errno.EADDRINUSE  # EADDRNOTAVAIL: no ::1 at all
-    return True
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 (and ::1) right now; tiny race until someone binds it."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((LOOPBACK, 0))
-            port = int(sock.getsockname()[1])
-        if port not in _HANDED_OUT and _ipv6_port_free(port):
-            _HANDED_OUT.add(port)
-            return port
-    raise RuntimeError("could not find a free TCP port on 127.0.0.1")
 
 
 def reserve_closed_port() -> socket.socket:
@@ -219,49 +177,6 @@ def get_test_ca() -> trustme.CA:
 def get_other_ca() -> trustme.CA:
     """An unrelated CA, for 'certificate signed by an unknown authority' tests."""
     return trustme.CA(organization_name="Unrelated Test CA")
-
-
-def _ca_pem(ca: trustme.CA) -> str:
-    return ca.cert_pem.bytes().decode("ascii")
-
-
-def issue_server_cert(ca: trustme.CA, cert_host: str, *, expired: bool = False) -> trustme.LeafCert:
-    """Leaf cert for cert_host; 'localhost' also gets IP SANs 127.0.0.1 and ::1."""
-    identities = (cert_host, LOOPBACK, "::1") if cert_host == LOCALHOST else (cert_host,)
-    if not expired:
-        return ca.issue_cert(*identities, common_name=cert_host)
-    now = dt.datetime.now(dt.UTC)
-    return ca.issue_cert(
-        *identities,
-        common_name=cert_host,
-        not_before=now - dt.timedelta(days=30),
-        not_after=now - dt.timedelta(days=1),
-    )
-
-
-@dataclass(frozen=True)
-class _TlsFiles:
-    cert: Path
-    key: Path
-
-
-def _write(path: Path, data: bytes | str, mode: int = 0o644) -> Path:
-    raw = data.encode() if isinstance(data, str) else data
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(raw)
-    os.chmod(path, mode)
-    return path
-
-
-def _write_tls(directory: Path, ca: trustme.CA, cert_host: str, expired: bool) -> _TlsFiles:
-    directory.mkdir(mode=0o700)
-    leaf = issue_server_cert(ca, cert_host, expired=expired)
-    chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
-    return _TlsFiles(
-        cert=_write(directory / "server.crt", chain),
-        key=_write(directory / "server.key", leaf.private_key_pem.bytes(), 0o600),
-    )
 
 
 # ----------------------------------------------------------------- processes, cleanup
@@ -289,14 +204,6 @@ def _die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
         libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
     return _set
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "<no log>"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 class _ManagedProcess:
@@ -350,21 +257,18 @@ class _ManagedProcess:
         return time.monotonic() - began
 
     def _wait_ready(self, deadline: float) -> None:
-        assert self.proc is not None
-        while True:
-            if self.proc.poll() is not None:
-                raise ServerStartError(self._failure(f"exited with code {self.proc.returncode}"))
-            try:
-                self.probe()
-                return
-            except Exception as exc:
-                if time.monotonic() > deadline:
-                    raise ServerStartError(self._failure(f"not ready in time: {exc!r}")) from exc
-            time.sleep(0.02)
+        proc = self.proc
+        assert proc is not None
+        wait_ready(
+            self.probe,
+            deadline,
+            exited=lambda: None if proc.poll() is None else f"exited with code {proc.returncode}",
+            failure=self._failure,
+        )
 
     def _failure(self, what: str) -> str:
         return (
-            f"{self.name} {what}; argv={self.argv}\n--- {self.log_file} ---\n{_tail(self.log_file)}"
+            f"{self.name} {what}; argv={self.argv}\n--- {self.log_file} ---\n{tail(self.log_file)}"
         )
 
     def send_signal(self, sig: signal.Signals) -> None:
@@ -416,16 +320,6 @@ _ROOT_LOCK = threading.Lock()
 _ROOT_PREFIX = "zektor-servers-"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _sweep_stale_roots() -> None:
     """Remove roots left behind by test processes that were SIGKILLed (their servers died
     with them via PDEATHSIG, only the files remain)."""
@@ -433,7 +327,7 @@ def _sweep_stale_roots() -> None:
         return
     for path in Path(tempfile.gettempdir()).glob(f"{_ROOT_PREFIX}*-*"):
         pid = path.name.removeprefix(_ROOT_PREFIX).split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         with contextlib.suppress(OSError):
             if path.stat().st_uid == os.geteuid():
@@ -523,7 +417,7 @@ class ServerInfo:
         self._handle.send_signal(signal.SIGHUP)
 
     def log_tail(self, lines: int = 40) -> str:
-        return _tail(Path(self.log_file), lines) if self.log_file else ""
+        return tail(Path(self.log_file), lines) if self.log_file else ""
 
     # -- client parameters
     def url(self, **params: str) -> str:
@@ -607,52 +501,6 @@ class ServerInfo:
 # ------------------------------------------------------------------------ PostgreSQL
 
 
-def set_pg_password(conn: psycopg.Connection[Any], role: str, password: str) -> None:
-    """ALTER ROLE with a client-side SCRAM verifier: the plaintext never reaches the
-    server (or its log) and no quoting of the hostile text is involved."""
-    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
-    query = sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-        sql.Identifier(role), sql.Literal(verifier.decode("ascii"))
-    )
-    conn.execute(query)
-
-
-def _pg_account() -> pwd.struct_passwd | None:
-    """Account to run PostgreSQL as: ``postgres`` when we are root, else ourselves."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam(PG_OS_USER)
-    except KeyError:
-        _unavailable(f"running as root but there is no {PG_OS_USER!r} OS account for PostgreSQL")
-
-
-def _as_pg_account(cwd: Path) -> dict[str, Any]:
-    account = _pg_account()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": str(cwd)}
-    kwargs: dict[str, Any] = {"cwd": str(cwd), "env": env}
-    if account is not None:
-        kwargs.update(user=account.pw_uid, group=account.pw_gid, extra_groups=[])
-    return kwargs
-
-
-def _chown_tree(path: Path) -> None:
-    account = _pg_account()
-    if account is None:
-        return
-    os.lchown(path, account.pw_uid, account.pw_gid)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), account.pw_uid, account.pw_gid)
-
-
-def _pg_bindir() -> Path:
-    postgres = Path(require_binary("postgres"))
-    if not (postgres.parent / "initdb").exists():
-        _unavailable(f"no initdb next to {postgres}")
-    return postgres.parent
-
-
 _PG_TEMPLATE: Path | None = None
 _TEMPLATE_LOCK = threading.Lock()
 _TEMPLATE_SQL = f"""CREATE ROLE {PG_APP_USER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE
@@ -670,80 +518,10 @@ def _pg_template() -> Path:
 
 
 def _build_pg_template(base: Path) -> Path:
-    bindir, data = _pg_bindir(), base / "data"
-    _chown_tree(base)
-    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", PG_SUPERUSER, "-A", "trust"]
-    initdb += ["-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions", "--wal-segsize=1"]
-    _run_checked(initdb, base, "initdb")
-    single = [str(bindir / "postgres"), "--single", "-F", "-D", str(data), "postgres"]
-    _run_checked(single, base, "postgres --single", stdin=_TEMPLATE_SQL)
+    data = base / "data"
+    chown_tree(base)
+    init_cluster(data, _TEMPLATE_SQL)
     return data
-
-
-def _run_checked(argv: list[str], cwd: Path, what: str, stdin: str = "") -> None:
-    result = subprocess.run(
-        argv, input=stdin, capture_output=True, text=True, check=False, **_as_pg_account(cwd)
-    )
-    if result.returncode != 0 or "ERROR:" in result.stderr:
-        raise ServerStartError(f"{what} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-
-
-def _conf_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, int):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _pg_settings(
-    port: int, sock: Path, tls: _TlsFiles | None, **extra: object
-) -> dict[str, object]:
-    settings: dict[str, object] = {
-        "listen_addresses": LOOPBACK,
-        "port": port,
-        "unix_socket_directories": str(sock),
-        "unix_socket_permissions": "0700",
-        "max_connections": 50,
-        "shared_buffers": "16MB",
-        "fsync": False,
-        "synchronous_commit": False,
-        "full_page_writes": False,
-        "autovacuum": False,
-        "jit": False,
-        "password_encryption": "scram-sha-256",
-        "log_line_prefix": "%m [%p] %q%u@%d ",
-        "lc_messages": "C",
-        "timezone": "UTC",
-        "ssl": tls is not None,
-    }
-    if tls is not None:
-        settings.update(ssl_cert_file=str(tls.cert), ssl_key_file=str(tls.key))
-        settings["ssl_min_protocol_version"] = "TLSv1.2"
-    settings.update(extra)
-    return settings
-
-
-def _pg_hba(tls: bool) -> str:
-    lines = [
-        f"local   all  {PG_SUPERUSER}  trust",
-        "local   all  all  scram-sha-256",
-        "hostssl all  all  127.0.0.1/32  scram-sha-256" if tls else "",
-        "host    all  all  127.0.0.1/32  scram-sha-256",
-        "host    all  all  ::1/128       scram-sha-256",
-    ]
-    return "\n".join(line for line in lines if line) + "\n"
-
-
-def _pg_superuser_dsn(sock: Path, port: int) -> str:
-    return psycopg.conninfo.make_conninfo(
-        host=str(sock), port=port, user=PG_SUPERUSER, dbname="postgres"
-    )
-
-
-def _probe_pg(dsn: str) -> None:
-    with psycopg.connect(dsn, connect_timeout=2) as conn:
-        conn.execute("SELECT 1")
 
 
 def start_postgres(
@@ -762,7 +540,10 @@ def start_postgres(
     ca = (ca or get_test_ca()) if tls else None
     base = _new_server_dir(name)
     try:
-        server = _start_postgres_in(base, ca, cert_host, expired, password, dict(settings or {}))
+        with _skip_when_unavailable():
+            server = _start_postgres_in(
+                base, ca, cert_host, expired, password, dict(settings or {})
+            )
         return replace(server, startup_seconds=time.monotonic() - began)
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)
@@ -780,15 +561,15 @@ def _start_postgres_in(
     data, sock = base / "data", base / "sock"
     shutil.copytree(_pg_template(), data, symlinks=True)
     sock.mkdir(mode=0o700)
-    tls = _write_tls(base / "tls", ca, cert_host, expired) if ca is not None else None
-    ca_file = _write(base / "ca.pem", _ca_pem(ca)) if ca is not None else None
-    _write(data / "pg_hba.conf", _pg_hba(tls is not None), 0o600)
-    _chown_tree(base)
+    tls = write_tls(base / "tls", ca, cert_host, expired) if ca is not None else None
+    ca_file = write_file(base / "ca.pem", ca_pem(ca)) if ca is not None else None
+    write_file(data / "pg_hba.conf", pg_hba(tls is not None), 0o600)
+    chown_tree(base)
     handle, port = _spawn_postgres(
-        base, sock, lambda port: _pg_settings(port, sock, tls, **settings)
+        base, sock, lambda port: pg_settings(port, sock, tls, **settings)
     )
     try:
-        with psycopg.connect(_pg_superuser_dsn(sock, port), autocommit=True) as conn:
+        with psycopg.connect(pg_superuser_dsn(sock, port), autocommit=True) as conn:
             set_pg_password(conn, PG_APP_USER, password)
     except BaseException:
         handle.close()
@@ -801,9 +582,9 @@ def _start_postgres_in(
         username=PG_APP_USER,
         password=password,
         database=PG_APP_DB,
-        ca_pem=_ca_pem(ca) if ca is not None else None,
+        ca_pem=ca_pem(ca) if ca is not None else None,
         ca_file=str(ca_file) if ca_file else None,
-        superuser_dsn=_pg_superuser_dsn(sock, port),
+        superuser_dsn=pg_superuser_dsn(sock, port),
         data_dir=str(data),
         cert_host=cert_host if tls else None,
         unix_socket=str(sock),
@@ -820,20 +601,17 @@ def _spawn_postgres(
     data = base / "data"
     handle = _ManagedProcess(
         name=f"postgres[{base.name}]",
-        argv=[str(_pg_bindir() / "postgres"), "-D", str(data)],
+        argv=[str(binaries.pg_bindir() / "postgres"), "-D", str(data)],
         base_dir=base,
         log_file=base / "postgres.log",
         stop_signal=signal.SIGQUIT,  # = pg_ctl stop -m immediate
         graceful_signal=signal.SIGINT,  # = pg_ctl stop -m fast
-        popen_kwargs=_as_pg_account(base),
+        popen_kwargs=as_pg_account(base),
     )
     for attempt in range(3):
         port = free_port()
-        settings = settings_for(port)
-        conf = "".join(f"{key} = {_conf_value(value)}\n" for key, value in settings.items())
-        _write(data / "postgresql.conf", conf, 0o600)
-        _chown_tree(data / "postgresql.conf")
-        handle.probe = functools.partial(_probe_pg, _pg_superuser_dsn(sock, port))
+        write_pg_conf(data, settings_for(port))
+        handle.probe = functools.partial(probe_pg, pg_superuser_dsn(sock, port))
         try:
             handle.start()
             return handle, port
@@ -845,57 +623,6 @@ def _spawn_postgres(
 
 
 # ----------------------------------------------------------------------------- Redis
-
-
-def _acl_line(user: str, password: str) -> str:
-    """aclfile entry with the password as SHA-256 ('#<hex>'): no quoting problems at all."""
-    digest = hashlib.sha256(password.encode("utf-8")).hexdigest()
-    return f"user {user} on #{digest} ~* &* +@all\n"
-
-
-def set_redis_password(client: redis.Redis, user: str, password: str) -> None:
-    """ACL SETUSER with the password as its own argument (spaces are fine), then ACL SAVE."""
-    client.execute_command("ACL", "SETUSER", user, "on", "resetpass", f">{password}")
-    client.execute_command("ACL", "SAVE")
-
-
-def _redis_conf(base: Path, port: int, tls: _TlsFiles | None, ca_file: Path | None) -> str:
-    lines = [
-        f"bind {LOOPBACK}",
-        f"port {0 if tls else port}",
-        f"unixsocket {base / 'redis.sock'}",
-        "unixsocketperm 700",
-        f"dir {base / 'data'}",
-        f"aclfile {base / 'users.acl'}",
-        "maxclients 256",
-        'save ""',
-        "appendonly no",
-        "daemonize no",
-        'logfile ""',
-        "protected-mode yes",
-    ]
-    if tls is not None and ca_file is not None:
-        lines += [
-            f"tls-port {port}",
-            f"tls-cert-file {tls.cert}",
-            f"tls-key-file {tls.key}",
-            f"tls-ca-cert-file {ca_file}",
-            "tls-auth-clients no",
-            'tls-protocols "TLSv1.2 TLSv1.3"',
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _probe_redis(sock: Path, admin_password: str) -> None:
-    client = redis.Redis(
-        unix_socket_path=str(sock),
-        username=REDIS_ADMIN_USER,
-        password=admin_password,
-        socket_timeout=2,
-        retry=None,
-    )
-    with client:
-        client.ping()
 
 
 def start_redis(
@@ -931,11 +658,11 @@ def _start_redis_in(
     password: str,
 ) -> ServerInfo:
     (base / "data").mkdir(mode=0o700)
-    tls = _write_tls(base / "tls", ca, cert_host, expired) if ca is not None else None
-    ca_file = _write(base / "ca.pem", _ca_pem(ca)) if ca is not None else None
+    tls = write_tls(base / "tls", ca, cert_host, expired) if ca is not None else None
+    ca_file = write_file(base / "ca.pem", ca_pem(ca)) if ca is not None else None
     admin_password = secrets.token_hex(16)
-    acl = _acl_line("default", password) + _acl_line(REDIS_APP_USER, password)
-    _write(base / "users.acl", acl + _acl_line(REDIS_ADMIN_USER, admin_password), 0o600)
+    acl = acl_line("default", password) + acl_line(REDIS_APP_USER, password)
+    write_file(base / "users.acl", acl + acl_line(REDIS_ADMIN_USER, admin_password), 0o600)
     handle, port = _spawn_redis(base, server_bin, tls, ca_file, admin_password)
     return ServerInfo(
         engine="valkey",
@@ -945,7 +672,7 @@ def _start_redis_in(
         username="default",
         password=password,
         database=None,
-        ca_pem=_ca_pem(ca) if ca is not None else None,
+        ca_pem=ca_pem(ca) if ca is not None else None,
         ca_file=str(ca_file) if ca_file else None,
         superuser_dsn=None,
         data_dir=str(base / "data"),
@@ -960,7 +687,7 @@ def _start_redis_in(
 
 
 def _spawn_redis(
-    base: Path, server_bin: str, tls: _TlsFiles | None, ca_file: Path | None, admin_password: str
+    base: Path, server_bin: str, tls: TlsFiles | None, ca_file: Path | None, admin_password: str
 ) -> tuple[_ManagedProcess, int]:
     conf = base / "redis.conf"
     handle = _ManagedProcess(
@@ -972,10 +699,12 @@ def _spawn_redis(
         graceful_signal=signal.SIGTERM,
         popen_kwargs={"cwd": str(base)},
     )
-    handle.probe = functools.partial(_probe_redis, base / "redis.sock", admin_password)
+    handle.probe = functools.partial(
+        probe_redis, base / "redis.sock", REDIS_ADMIN_USER, admin_password
+    )
     for attempt in range(3):
         port = free_port()
-        _write(conf, _redis_conf(base, port, tls, ca_file), 0o600)
+        write_file(conf, redis_conf(base, port, tls, ca_file), 0o600)
         try:
             handle.start()
             return handle, port

@@ -1,0 +1,49 @@
+"""Server certificates from a private CA (trustme), written where servers read them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import trustme
+
+from instances.devservers.files import write_file
+from instances.devservers.ports import LOOPBACK
+
+LOCALHOST = "localhost"
+
+
+def ca_pem(ca: trustme.CA) -> str:
+    return ca.cert_pem.bytes().decode("ascii")
+
+
+def issue_server_cert(ca: trustme.CA, cert_host: str, *, expired: bool = False) -> trustme.LeafCert:
+    """Leaf cert for cert_host; 'localhost' also gets IP SANs 127.0.0.1 and ::1."""
+    identities = (cert_host, LOOPBACK, "::1") if cert_host == LOCALHOST else (cert_host,)
+    if not expired:
+        return ca.issue_cert(*identities, common_name=cert_host)
+    now = dt.datetime.now(dt.UTC)
+    return ca.issue_cert(
+        *identities,
+        common_name=cert_host,
+        not_before=now - dt.timedelta(days=30),
+        not_after=now - dt.timedelta(days=1),
+    )
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    cert: Path
+    key: Path
+
+
+def write_tls(directory: Path, ca: trustme.CA, cert_host: str, expired: bool = False) -> TlsFiles:
+    """A new directory with server.crt (chain) and server.key (0600)."""
+    directory.mkdir(mode=0o700)
+    leaf = issue_server_cert(ca, cert_host, expired=expired)
+    chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
+    return TlsFiles(
+        cert=write_file(directory / "server.crt", chain),
+        key=write_file(directory / "server.key", leaf.private_key_pem.bytes(), 0o600),
+    )
