@@ -18,17 +18,21 @@ def ca_pem(ca: trustme.CA) -> str:
     return ca.cert_pem.bytes().decode("ascii")
 
 
-def issue_server_cert(ca: trustme.CA, cert_host: str, *, expired: bool = False) -> trustme.LeafCert:
-    """Leaf cert for cert_host; 'localhost' also gets IP SANs 127.0.0.1 and ::1."""
+def issue_server_cert(
+    ca: trustme.CA, cert_host: str, *, expired: bool = False, valid_days: int | None = None
+) -> trustme.LeafCert:
+    """Leaf cert for cert_host; 'localhost' also gets IP SANs 127.0.0.1 and ::1. Valid
+    for ``valid_days`` from now (trustme's default: until the year 3000), or expired."""
     identities = (cert_host, LOOPBACK, "::1") if cert_host == LOCALHOST else (cert_host,)
-    if not expired:
-        return ca.issue_cert(*identities, common_name=cert_host)
     now = dt.datetime.now(dt.UTC)
+    if expired:
+        not_before, not_after = now - dt.timedelta(days=30), now - dt.timedelta(days=1)
+    elif valid_days is not None:
+        not_before, not_after = now - dt.timedelta(hours=1), now + dt.timedelta(days=valid_days)
+    else:
+        return ca.issue_cert(*identities, common_name=cert_host)
     return ca.issue_cert(
-        *identities,
-        common_name=cert_host,
-        not_before=now - dt.timedelta(days=30),
-        not_after=now - dt.timedelta(days=1),
+        *identities, common_name=cert_host, not_before=not_before, not_after=not_after
     )
 
 
@@ -38,10 +42,17 @@ class TlsFiles:
     key: Path
 
 
-def write_tls(directory: Path, ca: trustme.CA, cert_host: str, expired: bool = False) -> TlsFiles:
+def write_tls(
+    directory: Path,
+    ca: trustme.CA,
+    cert_host: str,
+    expired: bool = False,
+    *,
+    valid_days: int | None = None,
+) -> TlsFiles:
     """A new directory with server.crt (chain) and server.key (0600)."""
     directory.mkdir(mode=0o700)
-    leaf = issue_server_cert(ca, cert_host, expired=expired)
+    leaf = issue_server_cert(ca, cert_host, expired=expired, valid_days=valid_days)
     chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
     return TlsFiles(
         cert=write_file(directory / "server.crt", chain),

@@ -1,56 +1,127 @@
+from pathlib import Path
+
+import trustme
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from instances.models import Engine, Instance, Membership, Role, Team
+from instances.crypto import DecryptionError
+from instances.devservers import demo
+from instances.devservers.binaries import ServerUnavailable
+from instances.devservers.readiness import ServerStartError
+from instances.devservers.tls import LOCALHOST, ca_pem
+from instances.models import Engine, Instance, Membership, Role, SslMode, Team
 
 DEMO_TEAM = "Demo"
 DEMO_USERS = {"demo": Role.ADMIN, "demo-viewer": Role.VIEWER}
 DEMO_PASSWORD = "zektor-demo"
+WRONG_PASSWORD = "not-the-demo-password"
+ENGINE_NAMES = {demo.POSTGRESQL: "PostgreSQL", demo.VALKEY: "Valkey"}
+SERVED_BY = {"demo-postgres": demo.POSTGRESQL, "demo-valkey": demo.VALKEY}
 
-DEMO_INSTANCES = [
-    {
-        "name": "shop-db",
+
+def demo_instances(ports: dict[str, int], ca: str) -> list[dict]:
+    postgres = {
         "engine": Engine.POSTGRESQL,
-        "tier": "standard",
-        "host": "shop-db.eu-1.db.zektor.example",
-        "port": 5432,
-        "username": "shop",
-        "database": "shop",
-        "sslmode": "verify-full",
-        "password": "demo-Pa$$w0rd'with\"quotes",
-    },
-    {
-        "name": "shop-cache",
+        "tier": demo.DEMO_TIER,
+        "host": LOCALHOST,
+        "port": ports[demo.POSTGRESQL],
+        "username": demo.PG_USER,
+        "database": demo.PG_DATABASE,
+        "sslmode": SslMode.VERIFY_FULL,
+        "ca_cert": ca,
+    }
+    valkey = {
         "engine": Engine.VALKEY,
-        "tier": "starter",
-        "host": "shop-cache.eu-1.cache.zektor.example",
-        "port": 6379,
-        "username": "default",
-        "password": "demo cache p@ss:word/#1",
-    },
-]
+        "tier": demo.DEMO_TIER,
+        "host": LOCALHOST,
+        "port": ports[demo.VALKEY],
+        "username": demo.VALKEY_USER,
+        "tls": True,
+        "ca_cert": ca,
+    }
+    return [
+        {"name": "demo-postgres", **postgres},
+        {"name": "demo-valkey", **valkey},
+        {"name": "demo-wrong-password", **postgres},
+    ]
 
 
 class Command(BaseCommand):
-    help = "Load demo users and instances (development only) and print how to sign in."
+    help = (
+        "Start the local demo servers (TLS PostgreSQL and Valkey, demo CA), load demo users "
+        "and instances, and print how to sign in. Development only; --stop stops the servers."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--url", default="http://127.0.0.1:8000/")
+        parser.add_argument(
+            "--data-dir", type=Path, help="where the demo servers live (default: .data/demo)"
+        )
+        parser.add_argument("--stop", action="store_true", help="stop the demo servers and exit")
 
-    def handle(self, *args, url: str, **options) -> None:
+    def handle(self, *args, url: str, data_dir: Path | None, stop: bool, **options) -> None:
         if not settings.DEBUG:
             raise CommandError("load_demo only runs with ZEKTOR_DEBUG=true", returncode=2)
+        root = data_dir or Path(settings.DATA_DIR) / "demo"
+        if stop:
+            self.stop_servers(root)
+            return
+        ca = demo.demo_ca(root)
+        passwords = {name: self.password_of(name) for name in SERVED_BY}
+        passwords["demo-wrong-password"] = WRONG_PASSWORD
+        self.stdout.write(f"Demo servers (data in {root}; stop them with: make stop-demo)")
+        ports = {
+            engine: self.start_server(root, ca, engine, passwords[name])
+            for name, engine in SERVED_BY.items()
+        }
         with transaction.atomic():
             team, _ = Team.objects.get_or_create(name=DEMO_TEAM)
             self.load_users(team)
-            for spec in DEMO_INSTANCES:
-                self.load_instance(team, dict(spec))
+            for spec in demo_instances(ports, ca_pem(ca)):
+                self.load_instance(team, spec, passwords[spec["name"]])
         self.stdout.write(
+            "Demo instances: demo-postgres, demo-valkey, and demo-wrong-password (the demo "
+            "PostgreSQL with a wrong stored password: its connection test fails at login)\n"
             f"\nZektor Portal: {url}\n"
             f"  sign in as 'demo' (admin) or 'demo-viewer' (viewer), password '{DEMO_PASSWORD}'\n"
         )
+
+    def password_of(self, name: str) -> str:
+        """The stored password of a demo instance, so running servers keep theirs."""
+        instance = Instance.objects.filter(name=name).first()
+        if instance is not None:
+            try:
+                return instance.password
+            except DecryptionError:
+                pass
+        return demo.new_password()
+
+    def start_server(self, root: Path, ca: trustme.CA, engine: str, password: str) -> int:
+        """Start (or reuse) one demo server and return its port; on failure say why in one
+        line and return the port it would have, so the demo data still loads."""
+        ensure = demo.ensure_postgres if engine == demo.POSTGRESQL else demo.ensure_valkey
+        name = ENGINE_NAMES[engine]
+        try:
+            server = ensure(root, ca, password)
+        except ServerUnavailable as exc:
+            self.stderr.write(f"Demo {name} server skipped: {exc}. Its demo instance stays.")
+            return demo.recorded_port(root, engine)
+        except ServerStartError as exc:
+            self.stderr.write(f"Demo {name} server did not start: {exc}")
+            return demo.recorded_port(root, engine)
+        state = "already running" if server.reused else "started"
+        self.stdout.write(
+            f"  {name} on {LOCALHOST}:{server.port} (TLS, demo CA): {state}, pid {server.pid}"
+        )
+        return server.port
+
+    def stop_servers(self, root: Path) -> None:
+        for engine, pid in demo.stop_all(root).items():
+            name = ENGINE_NAMES[engine]
+            said = f"stopped (pid {pid})" if pid else "was not running"
+            self.stdout.write(f"demo {name} server {said}")
 
     def load_users(self, team: Team) -> None:
         User = get_user_model()
@@ -62,8 +133,7 @@ class Command(BaseCommand):
                 user.save()
             Membership.objects.update_or_create(user=user, team=team, defaults={"role": role})
 
-    def load_instance(self, team: Team, spec: dict) -> None:
-        password = spec.pop("password")
+    def load_instance(self, team: Team, spec: dict, password: str) -> None:
         instance = Instance.objects.filter(name=spec["name"]).first()
         if instance is None:
             instance = Instance(team=team, **spec)

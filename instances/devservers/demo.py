@@ -1,0 +1,303 @@
+"""The demo servers of ``make run``: TLS PostgreSQL and Valkey/Redis on localhost with
+certificates from a demo CA, running in the background so they outlive the command that
+started them. Everything lives under one directory (``.data/demo`` by default):
+
+    ca.pem, ca-key.pem   the demo CA (its key, 0600, only re-issues missing server certs)
+    state.json           ports and pids of the last start (no secrets)
+    postgres/            tls/, data/, sock/, postgres.log (owned by ``postgres`` when root)
+    valkey/              tls/, data/, redis.conf, users.acl (SHA-256 only), redis.pid, redis.log
+
+Starting is idempotent: a running server is reused, a stopped one restarts from its data
+directory on its recorded port (or a free one if that port got taken). Passwords are
+never stored here: the caller passes them in and the servers keep only verifiers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import redis
+import trustme
+
+from instances.devservers.binaries import pg_bindir, require
+from instances.devservers.files import tail, write_file
+from instances.devservers.ports import free_port, port_free
+from instances.devservers.postgres import (
+    chown_tree,
+    init_cluster,
+    pg_hba,
+    pg_settings,
+    pg_superuser_dsn,
+    run_as_pg,
+    set_pg_password,
+    write_pg_conf,
+)
+from instances.devservers.readiness import ServerStartError, pid_alive, wait_ready
+from instances.devservers.tls import LOCALHOST, TlsFiles, ca_pem, write_tls
+from instances.devservers.valkey import acl_line, probe_redis, redis_conf
+from instances.tiers import limits_for
+
+POSTGRESQL, VALKEY = "postgresql", "valkey"
+PREFERRED_PORTS = {POSTGRESQL: 55432, VALKEY: 56379}
+PG_USER = PG_DATABASE = "shop"
+VALKEY_USER = "default"
+# The demo instances' tier: the servers' connection limits match it, so checks say ok.
+DEMO_TIER = "standard"
+START_TIMEOUT = 30
+# Server certificates look like real ones but last long enough never to need renewing.
+CERT_DAYS = 3650
+STOP_TIMEOUT = 10.0
+_BOOTSTRAP_SQL = (
+    f"CREATE ROLE {PG_USER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE\n"
+    f"CREATE DATABASE {PG_DATABASE} OWNER {PG_USER}\n"
+)
+# Characters that break naive quoting in URIs, shells and config files.
+_HOSTILE = ("'\"$", " @", ":/")
+
+
+@dataclass(frozen=True)
+class DemoServer:
+    engine: str
+    port: int
+    pid: int
+    reused: bool  # True when it was already running
+
+
+def new_password() -> str:
+    """Random, with quotes, $, space, @, : and / mixed in to show off escaping."""
+    parts = [secrets.token_urlsafe(6) for _ in range(len(_HOSTILE) + 1)]
+    return parts[0] + "".join(mark + part for mark, part in zip(_HOSTILE, parts[1:], strict=True))
+
+
+def demo_ca(root: Path) -> trustme.CA:
+    """The demo CA, created on first use and kept in ``root``."""
+    cert, key = root / "ca.pem", root / "ca-key.pem"
+    if cert.exists() and key.exists():
+        return trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)  # the postgres account must reach postgres/ below it
+    ca = trustme.CA(organization_name="Zektor Demo CA")
+    write_file(key, ca.private_key_pem.bytes(), 0o600)
+    write_file(cert, ca_pem(ca))
+    return ca
+
+
+def recorded_port(root: Path, engine: str) -> int:
+    """The port the engine's server had last time, else its preferred port."""
+    return int(_read_state(root).get(engine, {}).get("port", PREFERRED_PORTS[engine]))
+
+
+def _read_state(root: Path) -> dict[str, dict[str, int]]:
+    try:
+        return json.loads((root / "state.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _record(root: Path, server: DemoServer) -> DemoServer:
+    state = _read_state(root)
+    state[server.engine] = {"port": server.port, "pid": server.pid}
+    write_file(root / "state.json", json.dumps(state, indent=2) + "\n")
+    return server
+
+
+def _choose_port(root: Path, engine: str) -> int:
+    for port in (recorded_port(root, engine), PREFERRED_PORTS[engine]):
+        if port_free(port):
+            return port
+    return free_port()
+
+
+def _tls_files(base: Path) -> TlsFiles:
+    return TlsFiles(cert=base / "tls" / "server.crt", key=base / "tls" / "server.key")
+
+
+# ------------------------------------------------------------------------ PostgreSQL
+
+
+def ensure_postgres(root: Path, ca: trustme.CA, password: str) -> DemoServer:
+    """Create, start or reuse the demo PostgreSQL, and give ``shop`` this password."""
+    base = root / "postgres"
+    data, sock = base / "data", base / "sock"
+    if not (data / "PG_VERSION").exists():
+        _create_postgres(base, ca)
+    running = _postmaster(data)
+    if running is None:
+        port = _choose_port(root, POSTGRESQL)
+        tier_limit = limits_for(POSTGRESQL, DEMO_TIER).max_connections
+        write_pg_conf(data, pg_settings(port, sock, _tls_files(base), max_connections=tier_limit))
+        _pg_ctl(base, "start", "-l", str(base / "postgres.log"), "-w", "-t", str(START_TIMEOUT))
+        running = _postmaster(data)
+        if running is None:
+            raise ServerStartError(f"PostgreSQL did not stay up:\n{tail(base / 'postgres.log')}")
+        reused = False
+    else:
+        reused = True
+    pid, port = running
+    with psycopg.connect(pg_superuser_dsn(sock, port), autocommit=True) as conn:
+        set_pg_password(conn, PG_USER, password)
+    return _record(root, DemoServer(POSTGRESQL, port, pid, reused))
+
+
+def _create_postgres(base: Path, ca: trustme.CA) -> None:
+    if base.exists():  # a half-made cluster from an interrupted first start
+        shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(mode=0o755)
+    try:
+        (base / "sock").mkdir(mode=0o700)
+        write_tls(base / "tls", ca, LOCALHOST, valid_days=CERT_DAYS)
+        chown_tree(base)
+        init_cluster(base / "data", _BOOTSTRAP_SQL)
+        write_file(base / "data" / "pg_hba.conf", pg_hba(tls=True), 0o600)
+        chown_tree(base / "data" / "pg_hba.conf")
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
+
+
+def _postmaster(data: Path) -> tuple[int, int] | None:
+    """(pid, port) of the running postmaster, from postmaster.pid; None when not running."""
+    try:
+        lines = (data / "postmaster.pid").read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return None
+    return (pid, port) if pid_alive(pid) else None
+
+
+def _pg_ctl(base: Path, action: str, *args: str) -> None:
+    argv = [str(pg_bindir() / "pg_ctl"), action, "-D", str(base / "data"), "-s", *args]
+    try:
+        run_as_pg(argv, base, f"pg_ctl {action}")
+    except ServerStartError as exc:
+        raise ServerStartError(
+            f"{exc}\n--- {base / 'postgres.log'} ---\n{tail(base / 'postgres.log')}"
+        ) from None
+
+
+def stop_postgres(root: Path) -> int | None:
+    """Fast shutdown; the pid it had, or None when it was not running."""
+    base = root / "postgres"
+    running = _postmaster(base / "data")
+    if running is None:
+        return None
+    _pg_ctl(base, "stop", "-m", "fast", "-w", "-t", str(int(STOP_TIMEOUT)))
+    return running[0]
+
+
+# ---------------------------------------------------------------------------- Valkey
+
+
+def ensure_valkey(root: Path, ca: trustme.CA, password: str) -> DemoServer:
+    """Create, start or reuse the demo Valkey/Redis, with this password for ``default``.
+    A running server that refuses the password restarts with a new ACL file."""
+    server_bin = require("valkey-server", "redis-server")
+    base = root / "valkey"
+    if not (base / "tls").exists():
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (base / "data").mkdir(mode=0o700, exist_ok=True)
+        write_tls(base / "tls", ca, LOCALHOST, valid_days=CERT_DAYS)
+    pid = _valkey_pid(base)
+    if pid is not None:
+        port = _valkey_port(base, password)
+        if port is not None:
+            return _record(root, DemoServer(VALKEY, port, pid, reused=True))
+        stop_valkey(root)
+    write_file(base / "users.acl", acl_line(VALKEY_USER, password), 0o600)
+    port = _choose_port(root, VALKEY)
+    conf = redis_conf(base, port, _tls_files(base), root / "ca.pem", daemonize=True)
+    write_file(base / "redis.conf", conf, 0o600)
+    pid = _start_valkey(server_bin, base, password)
+    return _record(root, DemoServer(VALKEY, port, pid, reused=False))
+
+
+def _start_valkey(server_bin: str, base: Path, password: str) -> int:
+    """Run the server (it forks into the background) and wait until it answers. The child
+    writes its pidfile only once it listens, so a failed start is spotted in its log."""
+    log = base / "redis.log"
+    (base / "redis.pid").unlink(missing_ok=True)
+    offset = log.stat().st_size if log.exists() else 0
+    result = subprocess.run(  # noqa: S603 - argv names the server binary we found
+        [server_bin, str(base / "redis.conf")], cwd=base, capture_output=True, check=False
+    )
+    failure = f"{server_bin} did not start; --- {log} ---\n"
+    if result.returncode != 0:
+        raise ServerStartError(failure + result.stdout.decode(errors="replace")[-2000:])
+
+    def exited() -> str | None:
+        pid = _logged_pid(log, offset)
+        return "exited" if pid is not None and not pid_alive(pid) else None
+
+    wait_ready(
+        lambda: probe_redis(base / "redis.sock", VALKEY_USER, password),
+        time.monotonic() + START_TIMEOUT,
+        exited=exited,
+        failure=lambda why: f"{failure}{why}\n{tail(log)}",
+    )
+    pid = _valkey_pid(base)
+    assert pid is not None, "the server answers, so it wrote its pidfile"
+    return pid
+
+
+def _logged_pid(log: Path, offset: int) -> int | None:
+    """Pid of the server process in its log lines ('1234:M ...') since ``offset``."""
+    with contextlib.suppress(OSError), open(log, "rb") as handle:
+        handle.seek(offset)
+        match = re.search(rb"^(\d+):M ", handle.read(), re.MULTILINE)
+        return int(match.group(1)) if match else None
+    return None
+
+
+def _valkey_pid(base: Path) -> int | None:
+    try:
+        pid = int((base / "redis.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def _valkey_port(base: Path, password: str) -> int | None:
+    """The TLS port of the running server, when ``password`` logs in; else None."""
+    client = redis.Redis(
+        unix_socket_path=str(base / "redis.sock"),
+        username=VALKEY_USER,
+        password=password,
+        socket_timeout=2,
+        retry=None,
+    )
+    try:
+        with client:
+            return int(client.config_get("tls-port")["tls-port"])
+    except redis.RedisError:
+        return None
+
+
+def stop_valkey(root: Path) -> int | None:
+    """SIGTERM (SIGKILL after a while); the pid it had, or None when it was not running."""
+    pid = _valkey_pid(root / "valkey")
+    if pid is None:
+        return None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + STOP_TIMEOUT
+        time.sleep(0.05)
+    return pid
+
+
+def stop_all(root: Path) -> dict[str, int | None]:
+    """Stop both demo servers; engine -> pid stopped (None: was not running)."""
+    return {POSTGRESQL: stop_postgres(root), VALKEY: stop_valkey(root)}
