@@ -74,6 +74,9 @@ class DemoServerTests(BaseTestCase):
         postgres, valkey = self.assert_ok("demo-postgres"), self.assert_ok("demo-valkey")
         assert [s["status"] for s in postgres["steps"]] == ["ok"] * 6
         assert valkey["server"]["max_connections"] == 256
+        certificate = postgres["tls"]["certificate"]
+        assert "Zektor Demo" in certificate["subject"]
+        assert 3640 < certificate["days_left"] <= 3650
         instance = Instance.objects.get(name="demo-postgres")
         assert instance.team == Team.objects.get(name="Demo")
         assert (instance.host, instance.sslmode) == ("localhost", "verify-full")

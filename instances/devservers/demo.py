@@ -57,6 +57,7 @@ DEMO_TIER = "standard"
 START_TIMEOUT = 30
 # Server certificates look like real ones but last long enough never to need renewing.
 CERT_DAYS = 3650
+ORGANIZATION = "Zektor Demo"
 STOP_TIMEOUT = 10.0
 _BOOTSTRAP_SQL = (
     f"CREATE ROLE {PG_USER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE\n"
@@ -87,7 +88,7 @@ def demo_ca(root: Path) -> trustme.CA:
         return trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)  # the postgres account must reach postgres/ below it
-    ca = trustme.CA(organization_name="Zektor Demo CA")
+    ca = trustme.CA(organization_name=ORGANIZATION, organization_unit_name="Demo CA")
     write_file(key, ca.private_key_pem.bytes(), 0o600)
     write_file(cert, ca_pem(ca))
     return ca
@@ -156,7 +157,7 @@ def _create_postgres(base: Path, ca: trustme.CA) -> None:
     base.mkdir(mode=0o755)
     try:
         (base / "sock").mkdir(mode=0o700)
-        write_tls(base / "tls", ca, LOCALHOST, valid_days=CERT_DAYS)
+        write_tls(base / "tls", ca, LOCALHOST, valid_days=CERT_DAYS, organization=ORGANIZATION)
         chown_tree(base)
         init_cluster(base / "data", _BOOTSTRAP_SQL)
         write_file(base / "data" / "pg_hba.conf", pg_hba(tls=True), 0o600)
@@ -207,7 +208,7 @@ def ensure_valkey(root: Path, ca: trustme.CA, password: str) -> DemoServer:
     if not (base / "tls").exists():
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         (base / "data").mkdir(mode=0o700, exist_ok=True)
-        write_tls(base / "tls", ca, LOCALHOST, valid_days=CERT_DAYS)
+        write_tls(base / "tls", ca, LOCALHOST, valid_days=CERT_DAYS, organization=ORGANIZATION)
     pid = _valkey_pid(base)
     if pid is not None:
         port = _valkey_port(base, password)
