@@ -93,7 +93,7 @@ def test_it_reveals_and_copies_the_password_with_an_audit_record(page: Page, por
 
     page.get_by_role("button", name="Reveal password").click()
     expect(page.locator("#field-password")).to_have_text(TEST_PASSWORD)
-    expect(page.get_by_role("status")).to_contain_text("recorded in the audit log")
+    expect(page.locator(".notice[role=status]")).to_contain_text("recorded in the audit log")
     screenshot(page, "settings-revealed")
     page.get_by_label("Language").select_option("uri")
     page.locator("[data-snippet-id=uri]").get_by_role("button", name="Copy").click()
