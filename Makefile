@@ -51,4 +51,5 @@ test: venv system-deps-test lint
 	$(BIN)/python -m pytest
 
 clean:
+	-test ! -x $(BIN)/python || ZEKTOR_DEBUG=true $(BIN)/python manage.py load_demo --stop
 	rm -rf $(VENV) .data staticfiles .pytest_cache .ruff_cache test-artifacts tests/node/node_modules tests/e2e/node_modules
