@@ -30,7 +30,7 @@ def _steps(target: Target) -> list[tuple[str, StepFunction]]:
     return [
         ("resolve", network.resolve),
         ("tcp", network.tcp),
-        ("tls", tls.tls),
+        ("tls", postgresql.tls_and_login if target.is_postgresql else tls.tls),
         ("auth", driver.auth),
         ("query", driver.query),
         ("limits", limits),

@@ -7,8 +7,10 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
 from instances.checks.report import ServerFacts, TlsInfo
 
@@ -72,6 +74,7 @@ class Session:
         self.client_fd: int | None = None
         self.tls: TlsInfo | None = None
         self.server: ServerFacts | None = None
+        self.pending: Background | None = None
         self._lock = threading.Lock()
         self._aborted = False
 
@@ -100,6 +103,7 @@ class Session:
                 raise Aborted
 
     def abort(self) -> None:
+        self._abandon_pending()
         with self._lock:
             self._aborted = True
             for fd in (self.sock.fileno() if self.sock else -1, self.client_fd):
@@ -112,15 +116,66 @@ class Session:
             self.sock = None
 
     def close(self) -> None:
+        self._abandon_pending()
         with self._lock:
             self._close_client()
         self.close_socket()
 
+    def _abandon_pending(self) -> None:
+        if self.pending is not None:
+            self.pending.abandon()
+
     def _close_client(self) -> None:
         client, self.client, self.client_fd = self.client, None, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.close()  # type: ignore[attr-defined]
+        _close_quietly(client)
+
+
+class Background:
+    """Work started ahead of the step that needs it (a driver login during the tls step).
+    Whatever it opens is closed if the run ends first, however late the work finishes."""
+
+    def __init__(self, work: Callable[[], Any], name: str) -> None:
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._abandoned = False
+        threading.Thread(target=self._run, args=(work,), name=name, daemon=True).start()
+
+    def _run(self, work: Callable[[], Any]) -> None:
+        try:
+            value = work()
+        except BaseException as exc:  # handed to whoever waits in result()
+            self._error = exc
+        else:
+            with self._lock:
+                if self._abandoned:
+                    _close_quietly(value)
+                else:
+                    self._value = value
+        self._done.set()
+
+    def result(self, timeout: float) -> Any:
+        """The work's value (the caller owns it now), or its exception; TimeoutError if late."""
+        if not self._done.wait(timeout):
+            raise TimeoutError
+        if self._error is not None:
+            raise self._error
+        with self._lock:
+            value, self._value = self._value, None
+        return value
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            value, self._value = self._value, None
+        _close_quietly(value)
+
+
+def _close_quietly(value: object) -> None:
+    if value is not None:
+        with contextlib.suppress(Exception):
+            value.close()  # type: ignore[attr-defined]
 
 
 def _shutdown_fd(fd: int | None) -> None:
