@@ -8,7 +8,7 @@ command and the HTTP endpoint, as median / p95 and as ratios to the baseline; th
     .venv/bin/python bench/check_connection.py [--runs 40]
 
 The command and HTTP rows include storing the run in the portal database (shown on its
-own as "storing one run"); with SQLite's default rollback journal each commit is an fsync.
+own as "storing one run"; SQLite in WAL mode, as the portal runs it).
 
 Goals: a healthy check at most 2x the bare driver connect; 100 instances in under 2 s at
 concurrency 16.
