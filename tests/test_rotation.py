@@ -6,9 +6,11 @@ import json
 import logging
 from datetime import timedelta
 from io import StringIO
+from ipaddress import ip_network
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 from django.utils import timezone
 
 from instances.models import AuditEvent, Instance, Rotation, RotationState
@@ -32,6 +34,8 @@ def run_command(name: str, *args: str) -> dict:
     return json.loads(out.getvalue())
 
 
+# The test servers listen on loopback, which the portal refuses by default.
+@override_settings(ZEKTOR_CHECK_DENY_NETWORKS=[])
 class RotationTestCase(BaseTestCase):
     @pytest.fixture(autouse=True)
     def _fixtures(self, make_pg, make_redis, closed_port, caplog):
@@ -139,6 +143,16 @@ class PostgresqlRotationTests(RotationTestCase):
         rotation.refresh_from_db()
         self.assertEqual(machine.advance(rotation).state, RotationState.DONE)
         self.assert_stored_password_works(server, instance)
+
+    def test_it_never_contacts_a_denied_network_and_keeps_both_passwords(self):
+        for server in (self.make_pg(), self.make_redis()):
+            instance = instance_on(server, self.alpha, f"denied-{server.engine}")
+            with override_settings(ZEKTOR_CHECK_DENY_NETWORKS=[ip_network("127.0.0.0/8")]):
+                rotation = machine.advance(machine.start(instance))
+            self.assertEqual(rotation.state, RotationState.NEEDS_ATTENTION)
+            self.assertIn("denied network 127.0.0.0/8", rotation.reason)
+            self.assertEqual(rotation.unseal("old_sealed"), HOSTILE_PASSWORD)
+            self.assertTrue(logs_in(server, HOSTILE_PASSWORD), "the server was not touched")
 
     def test_it_shows_who_is_connected_before_rotating(self):
         server = self.make_pg()

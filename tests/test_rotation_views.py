@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from instances.models import AuditEvent, RotationState
@@ -77,6 +77,8 @@ class RotationAccessTests(BaseTestCase):
         self.assertNotContains(page, TEST_PASSWORD)
 
 
+# The test servers listen on loopback, which the portal refuses by default.
+@override_settings(ZEKTOR_CHECK_DENY_NETWORKS=[])
 class RotationFlowTests(BaseTestCase):
     @pytest.fixture(autouse=True)
     def _servers(self, make_pg, make_redis):

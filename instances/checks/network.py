@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 import errno
-import ipaddress
 import socket
 
 from instances.checks import hints
 from instances.checks.report import Outcome
-from instances.checks.session import IPNetwork, Session
+from instances.checks.session import Session
+from instances.outbound import connect_to, denied_network, lookup
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN}
-
-
-def denied_network(address: str, deny: list[IPNetwork]) -> IPNetwork | None:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    candidates = [ip]
-    if isinstance(ip, ipaddress.IPv6Address):
-        candidates += [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour) if v4 is not None]
-    for network in deny:
-        if any(
-            candidate.version == network.version and candidate in network
-            for candidate in candidates
-        ):
-            return network
-    return None
-
-
-def lookup(host: str, port: int) -> list[str]:
-    """Addresses for ``host`` in resolver order, without duplicates (no DNS for IP literals)."""
-    try:
-        return [str(ipaddress.ip_address(host))]
-    except ValueError:
-        pass
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def resolve(session: Session) -> Outcome:
@@ -75,19 +51,6 @@ def tcp(session: Session) -> Outcome:
         session.address = address
         return Outcome.ok(f"Connected to {address} port {target.port}.")
     return _failure(session, errors)
-
-
-def connect_to(address: str, port: int, timeout: float) -> socket.socket:
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(timeout)
-        sock.connect((address, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def _failure(session: Session, errors: list[OSError]) -> Outcome:

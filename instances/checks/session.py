@@ -9,12 +9,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from instances.checks.report import ServerFacts, TlsInfo
-
-IPNetwork = IPv4Network | IPv6Network
+from zektor_portal.env import IPNetwork
 
 
 @dataclass(frozen=True)

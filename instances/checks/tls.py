@@ -7,16 +7,15 @@ is a second, unverified handshake made, to read the certificate and say what is 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import socket
 import ssl
 import struct
 from dataclasses import dataclass
 
 from instances.checks import certificates, hints
-from instances.checks.network import connect_to
 from instances.checks.report import FAIL, OK, WARN, Outcome, TlsInfo
 from instances.checks.session import Session, Target
+from instances.outbound import connect_to, tls_context
 
 SSL_REQUEST = struct.pack("!II", 8, 80877103)
 EXPIRY_WARNING_DAYS = 14
@@ -39,17 +38,6 @@ class Problem:
     kind: str  # "chain" | "host"
     message: str
     hint: str
-
-
-@functools.lru_cache(maxsize=64)
-def context(ca_cert: str, *, verify: bool) -> ssl.SSLContext:
-    """Trusts the instance's own CA when it has one, else the system's public roots. Cached:
-    loading the system store costs more than a handshake, and contexts are thread-safe."""
-    ctx = ssl.create_default_context(cadata=ca_cert or None)
-    if not verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def tls(session: Session) -> Outcome:
@@ -96,7 +84,7 @@ def _request_ssl(sock: socket.socket) -> None:
 
 
 def _verified(session: Session, sock: socket.socket) -> Outcome:
-    tls_sock = handshake(session, sock, context(session.target.ca_cert, verify=True))
+    tls_sock = handshake(session, sock, tls_context(session.target.ca_cert, verify=True))
     now = dt.datetime.now(dt.UTC)
     cert = certificates.load(tls_sock.getpeercert(binary_form=True))
     session.tls = _info(tls_sock, cert, now, hostname_match=True, chain_valid=True)
@@ -108,7 +96,7 @@ def _unverified(session: Session, error: ssl.SSLCertVerificationError) -> Outcom
     target = session.target
     assert session.address is not None
     sock = connect_to(session.address, target.port, session.remaining())
-    tls_sock = handshake(session, sock, context(target.ca_cert, verify=False))
+    tls_sock = handshake(session, sock, tls_context(target.ca_cert, verify=False))
     now = dt.datetime.now(dt.UTC)
     cert = certificates.load(tls_sock.getpeercert(binary_form=True))
     hostname_match = certificates.matches_host(cert, target.host)

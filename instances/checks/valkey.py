@@ -3,8 +3,6 @@ opened (and, with TLS, verified for the host name): no second connection, no new
 
 from __future__ import annotations
 
-import socket
-
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -12,21 +10,7 @@ from redis.retry import Retry
 from instances.checks import hints
 from instances.checks.report import Outcome, ServerFacts
 from instances.checks.session import Session
-
-
-class VettedConnection(redis.connection.Connection):
-    """A redis-py connection that uses a socket already connected to the vetted address."""
-
-    def __init__(self, *, vetted_socket: socket.socket, **kwargs) -> None:
-        self._vetted_socket: socket.socket | None = vetted_socket
-        super().__init__(**kwargs)
-
-    def _connect(self) -> socket.socket:
-        sock, self._vetted_socket = self._vetted_socket, None
-        if sock is None:
-            raise OSError("the vetted connection was already used")
-        sock.settimeout(self.socket_timeout)
-        return sock
+from instances.outbound import VettedConnection
 
 
 def client_for(session: Session) -> redis.Redis:

@@ -15,7 +15,13 @@ from psycopg import sql
 
 from instances.cafile import temporary_ca_file
 from instances.models import Instance
-from instances.rotation.errors import LoginRefused, ServerRefused, ServerUnavailable, redact
+from instances.rotation.errors import (
+    LoginRefused,
+    ServerRefused,
+    ServerUnavailable,
+    redact,
+    vetted_address,
+)
 
 DUAL_PASSWORDS = False
 APPLICATION_NAME = "zektor-portal-rotation"
@@ -35,7 +41,8 @@ def connect(instance: Instance, password: str) -> Iterator[psycopg.Connection]:
     """A fresh connection as the instance user; LoginRefused / ServerUnavailable on failure."""
     with temporary_ca_file(instance.ca_cert) as ca_file:
         params: dict[str, Any] = {
-            "host": instance.host,
+            "host": instance.host,  # for SNI and the certificate check
+            "hostaddr": vetted_address(instance.host, instance.port),
             "port": instance.port,
             "user": instance.username,
             "password": password,

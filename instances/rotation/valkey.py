@@ -6,15 +6,26 @@ without ACL permission, fall back to `CONFIG SET requirepass` (no dual-password 
 
 from __future__ import annotations
 
+import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
+from instances import outbound
 from instances.models import Instance
-from instances.rotation.errors import LoginRefused, ServerRefused, ServerUnavailable, redact
+from instances.rotation.errors import (
+    LoginRefused,
+    ServerRefused,
+    ServerUnavailable,
+    redact,
+    vetted_address,
+)
 
 DUAL_PASSWORDS = True
 REQUIREPASS_WARNING = (
@@ -24,29 +35,44 @@ REQUIREPASS_WARNING = (
 )
 
 
+def _vetted_socket(instance: Instance, timeout: float) -> socket.socket:
+    """A socket to the vetted address, with TLS verified for the host name when enabled."""
+    address = vetted_address(instance.host, instance.port)
+    try:
+        sock = outbound.connect_to(address, instance.port, timeout)
+    except OSError as exc:
+        raise ServerUnavailable(f"Could not connect to Valkey: {exc}") from None
+    if not instance.tls:
+        return sock
+    try:
+        context = outbound.tls_context(instance.ca_cert, verify=True)
+        return context.wrap_socket(sock, server_hostname=instance.host)
+    except (OSError, ssl.SSLError) as exc:
+        sock.close()
+        raise ServerUnavailable(f"Could not connect to Valkey over TLS: {exc}") from None
+
+
 @contextmanager
 def connect(instance: Instance, password: str) -> Iterator[redis.Redis]:
     """A fresh, authenticated connection; LoginRefused / ServerUnavailable on failure."""
     timeout = settings.ZEKTOR_CHECK_TIMEOUT
-    params: dict[str, Any] = {
-        "host": instance.host,
-        "port": instance.port,
-        "username": instance.username,
-        "password": password,
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-        "retry": None,
-        "single_connection_client": True,
-    }
-    if instance.tls:
-        params.update(ssl=True, ssl_cert_reqs="required", ssl_check_hostname=True)
-        if instance.ca_cert:
-            params["ssl_ca_data"] = instance.ca_cert
+    pool = redis.ConnectionPool(
+        connection_class=outbound.VettedConnection,
+        vetted_socket=_vetted_socket(instance, timeout),
+        host=instance.host,
+        port=instance.port,
+        username=instance.username,
+        password=password,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
     try:
-        client = redis.Redis(**params)  # a single-connection client logs in right here
+        client = redis.Redis(connection_pool=pool, single_connection_client=True)
     except redis.AuthenticationError:
+        pool.disconnect()
         raise LoginRefused("Valkey refused the user name and password.") from None
     except redis.RedisError as exc:
+        pool.disconnect()
         message = redact(str(exc), password)
         raise ServerUnavailable(f"Could not connect to Valkey: {message}") from None
     with client:
