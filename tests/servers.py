@@ -631,6 +631,7 @@ def start_redis(
     cert_host: str = LOCALHOST,
     ca: trustme.CA | None = None,
     expired: bool = False,
+    valid_days: int | None = None,
     password: str = HOSTILE_PASSWORD,
     name: str = "redis",
 ) -> ServerInfo:
@@ -642,7 +643,12 @@ def start_redis(
     ca = (ca or get_test_ca()) if tls else None
     base = _new_server_dir(name)
     try:
-        server = _start_redis_in(base, server_bin, ca, cert_host, expired, password)
+        tls_files = (
+            write_tls(base / "tls", ca, cert_host, expired, valid_days=valid_days)
+            if ca is not None
+            else None
+        )
+        server = _start_redis_in(base, server_bin, ca, cert_host, tls_files, password)
         return replace(server, startup_seconds=time.monotonic() - began)
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)
@@ -654,11 +660,10 @@ def _start_redis_in(
     server_bin: str,
     ca: trustme.CA | None,
     cert_host: str,
-    expired: bool,
+    tls: TlsFiles | None,
     password: str,
 ) -> ServerInfo:
     (base / "data").mkdir(mode=0o700)
-    tls = write_tls(base / "tls", ca, cert_host, expired) if ca is not None else None
     ca_file = write_file(base / "ca.pem", ca_pem(ca)) if ca is not None else None
     admin_password = secrets.token_hex(16)
     acl = acl_line("default", password) + acl_line(REDIS_APP_USER, password)
@@ -886,7 +891,8 @@ def make_pg(test_ca: trustme.CA) -> Iterator[Callable[..., ServerInfo]]:
 
 @pytest.fixture
 def make_redis(test_ca: trustme.CA) -> Iterator[Callable[..., ServerInfo]]:
-    """Factory ``make_redis(tls=, cert_host=, ca=, expired=, password=)``; stopped after test."""
+    """Factory ``make_redis(tls=, cert_host=, ca=, expired=, valid_days=, password=)``;
+    stopped after the test."""
     yield from _factory(start_redis, test_ca)
 
 

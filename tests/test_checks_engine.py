@@ -200,6 +200,17 @@ def test_it_warns_about_an_expired_certificate_with_require(pg_expired):
     assert report.status == "warn"
 
 
+def test_it_warns_when_the_certificate_expires_within_14_days(make_redis):
+    server = make_redis(valid_days=5)
+    report = run(target(server))
+    assert report.status == "warn"
+    tls_step = next(step for step in report.steps if step.name == "tls")
+    assert tls_step.status == "warn"
+    assert report.tls.certificate.days_left in (4, 5)
+    assert "days" in tls_step.message and tls_step.hint
+    assert [step.status for step in report.steps[3:5]] == ["ok", "ok"]
+
+
 def test_it_fails_an_expired_valkey_certificate(redis_expired):
     report = run(target(redis_expired))
     assert_failed_at(report, "tls", hints.EXPIRED)
