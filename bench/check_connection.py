@@ -48,6 +48,7 @@ from django.urls import reverse  # noqa: E402
 from instances.checks.engine import ConnectionCheck  # noqa: E402
 from instances.checks.service import save_run, target_for  # noqa: E402
 from instances.models import Instance, Membership, Role, Team  # noqa: E402
+from tests.base import instance_on  # noqa: E402
 from tests.servers import ServerInfo, start_postgres, start_redis  # noqa: E402
 
 FLEET_SIZE = 100
@@ -94,24 +95,6 @@ def bare_valkey(server: ServerInfo) -> None:
         client.ping()
 
 
-def instance_for(team: Team, name: str, server: ServerInfo) -> Instance:
-    instance = Instance(
-        team=team,
-        name=name,
-        engine=server.engine,
-        tier="standard",
-        host=server.host,
-        port=server.port,
-        username=server.username,
-        database=server.database or "",
-        sslmode="verify-full",
-        ca_cert=server.ca_pem or "",
-    )
-    instance.password = server.password
-    instance.save()
-    return instance
-
-
 def check_engine(instance: Instance) -> None:
     report = ConnectionCheck(target_for(instance)).run_all()
     assert report.status == "ok", report.as_dict()
@@ -148,8 +131,8 @@ def main() -> None:
         team = Team.objects.create(name="Bench")
         user = User.objects.create_user("bench")
         Membership.objects.create(user=user, team=team, role=Role.MEMBER)
-        pg_instance = instance_for(team, "bench-pg", pg)
-        cache_instance = instance_for(team, "bench-cache", cache_server)
+        pg_instance = instance_on(pg, team, "bench-pg")
+        cache_instance = instance_on(cache_server, team, "bench-cache")
         client = Client()
         client.force_login(user)
 
@@ -180,7 +163,7 @@ def main() -> None:
         Instance.objects.filter(pk__in=[pg_instance.pk, cache_instance.pk]).delete()
         for number in range(FLEET_SIZE):
             server = pg if number % 2 == 0 else cache_server
-            instance_for(team, f"fleet-{number:03d}", server)
+            instance_on(server, team, f"fleet-{number:03d}")
         print(f"\ncheck_instances --all over {FLEET_SIZE} instances (half PostgreSQL, half Valkey)")
         for concurrency in (1, 16):
             seconds = fleet_seconds(concurrency)

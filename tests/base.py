@@ -6,8 +6,24 @@ from django.contrib.auth.models import User
 from django.test import TestCase
 
 from instances.models import Engine, Instance, Membership, Role, Team
+from tests.servers import ServerInfo
 
 TEST_PASSWORD = "pa'ss\"w@rd:/?#%$ü"
+
+
+def instance_on(server: ServerInfo, team: Team, name: str, **fields) -> Instance:
+    """A saved instance pointing at a real test server, verifying its certificate fully."""
+    values = {
+        "host": server.host,
+        "port": server.port,
+        "username": server.username,
+        "password": server.password,
+        "database": server.database or "",
+        "ca_cert": server.ca_pem or "",
+        "sslmode": "verify-full",
+    }
+    values.update(fields)
+    return make_instance(team, name, server.engine, **values)
 
 
 def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fields) -> Instance:

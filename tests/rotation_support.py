@@ -5,8 +5,6 @@ from __future__ import annotations
 import psycopg
 import redis
 
-from instances.models import Engine, Instance, Team
-from tests.base import make_instance
 from tests.servers import ServerInfo
 
 
@@ -20,22 +18,6 @@ def crash_at(name: str):
             raise Crash(name)
 
     return checkpoint
-
-
-def instance_on(server: ServerInfo, team: Team, name: str, **fields) -> Instance:
-    engine = Engine.POSTGRESQL if server.is_postgres else Engine.VALKEY
-    values = {
-        "host": server.host,
-        "port": server.port,
-        "username": server.username,
-        "database": server.database or "",
-        "sslmode": "verify-full",
-        "tls": True,
-        "ca_cert": server.ca_pem,
-        "password": server.password,
-    }
-    values.update(fields)
-    return make_instance(team, name, engine, **values)
 
 
 def logs_in(server: ServerInfo, password: str, username: str | None = None) -> bool:

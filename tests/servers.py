@@ -129,11 +129,11 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def _unavailable(message: str) -> NoReturn:
+def unavailable(message: str) -> NoReturn:
     """Fail under ``CI=true`` (a missing server must not silently skip tests), else skip."""
     if _in_ci():
         pytest.fail(f"{message} (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message)  # only outside CI; under CI=true the line above failed
 
 
 def require_binary(name: str, *alternatives: str) -> str:
@@ -141,7 +141,7 @@ def require_binary(name: str, *alternatives: str) -> str:
     try:
         return binaries.require(name, *alternatives)
     except ServerUnavailable as exc:
-        _unavailable(str(exc))
+        unavailable(str(exc))
 
 
 @contextlib.contextmanager
@@ -150,7 +150,7 @@ def _skip_when_unavailable() -> Iterator[None]:
     try:
         yield
     except ServerUnavailable as exc:
-        _unavailable(str(exc))
+        unavailable(str(exc))
 
 
 # ------------------------------------------------------------------------------ ports

@@ -16,8 +16,7 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from instances.models import AuditEvent, CheckRun, Instance
-from tests.base import BaseTestCase
-from tests.test_checks_service import instance_for
+from tests.base import BaseTestCase, instance_on
 
 ALLOW_LOOPBACK = [ipaddress.ip_network("192.0.2.0/24")]
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,9 +51,9 @@ class CheckCommandTests(BaseTestCase):
     def setUp(self) -> None:
         # The base instances name hosts that do not exist; these tests want live ones only.
         Instance.objects.all().delete()
-        self.live_pg = instance_for(self.alpha, "live-pg", self.pg_server)
-        self.live_cache = instance_for(self.alpha, "live-cache", self.redis_server)
-        self.bad_pg = instance_for(self.alpha, "bad-pg", self.pg_server, password="wrong-pw")
+        self.live_pg = instance_on(self.pg_server, self.alpha, "live-pg")
+        self.live_cache = instance_on(self.redis_server, self.alpha, "live-cache")
+        self.bad_pg = instance_on(self.pg_server, self.alpha, "bad-pg", password="wrong-pw")
 
     def test_it_prints_the_report_as_json_and_exits_0(self):
         out, err, code = run_command("check_connection", "live-pg", json=True)

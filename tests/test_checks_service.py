@@ -10,25 +10,9 @@ from django.test import override_settings
 
 from instances.checks.service import InstanceCheck
 from instances.models import AuditEvent, CheckRun, Instance
-from tests.base import BaseTestCase, make_instance
-from tests.servers import ServerInfo
+from tests.base import BaseTestCase, instance_on
 
 ALLOW_LOOPBACK = [ipaddress.ip_network("192.0.2.0/24")]
-
-
-def instance_for(team, name: str, server: ServerInfo, **fields) -> Instance:
-    values = {
-        "host": server.host,
-        "port": server.port,
-        "username": server.username,
-        "password": server.password,
-        "database": server.database or "",
-        "ca_cert": server.ca_pem or "",
-        "sslmode": "verify-full",
-        "tier": "standard",
-    }
-    values.update(fields)
-    return make_instance(team, name, server.engine, **values)
 
 
 @pytest.mark.servers
@@ -39,7 +23,7 @@ class InstanceCheckTests(BaseTestCase):
         self.pg_server, self.redis_server = pg_tls, redis_tls
 
     def test_it_stores_the_run_without_the_password(self):
-        instance = instance_for(self.alpha, "live-pg", self.pg_server)
+        instance = instance_on(self.pg_server, self.alpha, "live-pg")
         report = InstanceCheck(instance, actor=self.member).run()
         run = CheckRun.objects.get(instance=instance)
         assert run.status == report.status == "ok"
@@ -49,7 +33,7 @@ class InstanceCheckTests(BaseTestCase):
         assert instance.password_sealed not in json.dumps(run.result)
 
     def test_it_updates_the_instance_summary(self):
-        instance = instance_for(self.alpha, "live-cache", self.redis_server)
+        instance = instance_on(self.redis_server, self.alpha, "live-cache")
         report = InstanceCheck(instance).run()
         instance.refresh_from_db()
         assert instance.last_check_status == "ok"
@@ -57,7 +41,7 @@ class InstanceCheckTests(BaseTestCase):
         assert instance.cert_not_after == report.tls.certificate.not_after
 
     def test_it_keeps_the_last_known_certificate_expiry_when_tls_was_not_reached(self):
-        instance = instance_for(self.alpha, "live-pg", self.pg_server)
+        instance = instance_on(self.pg_server, self.alpha, "live-pg")
         InstanceCheck(instance).run()
         instance.refresh_from_db()
         expiry = instance.cert_not_after
@@ -69,7 +53,7 @@ class InstanceCheckTests(BaseTestCase):
         assert instance.cert_not_after == expiry
 
     def test_it_audits_the_run(self):
-        instance = instance_for(self.alpha, "live-pg", self.pg_server, password="wrong-password")
+        instance = instance_on(self.pg_server, self.alpha, "live-pg", password="wrong-password")
         InstanceCheck(instance, actor=self.member).run()
         event = AuditEvent.objects.get(action="connection_test", instance=instance)
         assert event.actor == self.member
@@ -79,7 +63,7 @@ class InstanceCheckTests(BaseTestCase):
         assert "wrong-password" not in json.dumps(event.detail)
 
     def test_it_records_a_scheduled_run_without_an_actor(self):
-        instance = instance_for(self.alpha, "live-cache", self.redis_server)
+        instance = instance_on(self.redis_server, self.alpha, "live-cache")
         InstanceCheck(instance, actor_name="check_instances").run()
         event = AuditEvent.objects.get(action="connection_test", instance=instance)
         assert event.actor is None
@@ -87,7 +71,7 @@ class InstanceCheckTests(BaseTestCase):
         assert CheckRun.objects.get(instance=instance).actor is None
 
     def test_it_finishes_and_stores_the_run_when_the_listener_leaves(self):
-        instance = instance_for(self.alpha, "live-pg", self.pg_server)
+        instance = instance_on(self.pg_server, self.alpha, "live-pg")
         steps = InstanceCheck(instance, actor=self.member).steps()
         assert next(steps).name == "resolve"
         steps.close()  # what a web server does when the browser goes away

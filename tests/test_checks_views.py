@@ -15,8 +15,7 @@ from django.urls import resolve, reverse
 
 from instances.models import AuditEvent, CheckRun
 from instances.views.checks import run_test
-from tests.base import BaseTestCase, make_instance
-from tests.test_checks_service import instance_for
+from tests.base import BaseTestCase, instance_on, make_instance
 
 ALLOW_LOOPBACK = [ipaddress.ip_network("192.0.2.0/24")]
 
@@ -121,7 +120,7 @@ class LiveTestTabTests(BaseTestCase):
         self.client.force_login(self.member)
 
     def test_it_streams_a_healthy_run_without_the_password(self):
-        instance = instance_for(self.alpha, "live-pg", self.pg_server)
+        instance = instance_on(self.pg_server, self.alpha, "live-pg")
         response = self.client.post(reverse("instance-test-run", args=["live-pg"]))
         body = b"".join(response.streaming_content).decode()
         assert self.pg_server.password not in body
@@ -137,7 +136,7 @@ class LiveTestTabTests(BaseTestCase):
         assert f"{instance.cert_not_after:%Y-%m-%d}".encode() in listing.content
 
     def test_it_lets_a_tarpit_hold_the_request_no_longer_than_the_deadline(self):
-        instance_for(self.alpha, "pit", self.pg_server, port=self.tarpit.port)
+        instance_on(self.pg_server, self.alpha, "pit", port=self.tarpit.port)
         began = time.monotonic()
         response = self.client.post(reverse("instance-test-run", args=["pit"]))
         lines = events(response)
@@ -145,7 +144,7 @@ class LiveTestTabTests(BaseTestCase):
         assert lines[-1]["report"]["status"] == "fail"
 
     def test_it_stores_the_run_when_the_browser_goes_away(self):
-        instance = instance_for(self.alpha, "live-pg", self.pg_server)
+        instance = instance_on(self.pg_server, self.alpha, "live-pg")
         # The view itself, not the test client: the client's stream wrapper reconnects
         # request_finished handlers when a stream is closed half-read.
         path = reverse("instance-test-run", args=["live-pg"])

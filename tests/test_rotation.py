@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from instances.models import AuditEvent, Instance, Rotation, RotationState
 from instances.rotation import machine, postgresql
-from tests.base import BaseTestCase
-from tests.rotation_support import Crash, crash_at, instance_on, logs_in
+from tests.base import BaseTestCase, instance_on
+from tests.rotation_support import Crash, crash_at, logs_in
 from tests.servers import HOSTILE_PASSWORD
 
 STEP_ACTIONS = [

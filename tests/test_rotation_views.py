@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from instances.models import AuditEvent, RotationState
 from instances.rotation import machine
-from tests.base import TEST_PASSWORD, BaseTestCase
-from tests.rotation_support import instance_on, logs_in
+from tests.base import TEST_PASSWORD, BaseTestCase, instance_on
+from tests.rotation_support import logs_in
 from tests.servers import HOSTILE_PASSWORD
 
 

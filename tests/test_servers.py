@@ -296,7 +296,7 @@ def test_closed_port_refuses(closed_port: int) -> None:
 def test_require_binary_skips_or_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     missing = "zektor-no-such-binary"
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception):
+    with pytest.raises(pytest.skip.Exception):  # without CI it skips; with CI=true it fails
         require_binary(missing)
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match=missing):

@@ -26,7 +26,7 @@ from django.db.utils import ConnectionHandler
 from instances import escaping
 from instances.models import Instance
 from instances.snippets import Snippet, build_snippets
-from tests.servers import ServerInfo
+from tests.servers import ServerInfo, unavailable
 
 pytestmark = pytest.mark.servers
 
@@ -36,13 +36,6 @@ PG_PROBE = (
     "SELECT current_user, ssl, current_setting('statement_timeout') "
     "FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
 )
-
-
-def unavailable(message: str) -> None:
-    """A client is missing: fail under CI=true (never a silent skip), else skip."""
-    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-        pytest.fail(f"{message} (CI is set, so this fails instead of skipping)", pytrace=False)
-    pytest.skip(message)
 
 
 def need(program: str) -> str:

@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, s
 
 from instances.models import Engine, Instance, Membership, Role, Team
 from tests.base import make_instance
+from tests.servers import unavailable
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still sync.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -42,17 +43,10 @@ USER_PASSWORD = "correct-horse-battery-staple"
 DESKTOP = {"width": 1280, "height": 900}
 
 
-def _missing(what: str) -> None:
-    """Fail under CI (a missing browser must never pass silently), skip on a laptop."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} (install it with `make system-deps-test`)")
-    pytest.skip(what)
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} is missing")
+        unavailable(f"{CHROMIUM} is missing (install it with `make system-deps-test`)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
@@ -64,7 +58,7 @@ def axe_script() -> Path:
     if not AXE_SCRIPT.exists():
         npm = shutil.which("npm")
         if npm is None:
-            _missing("npm is missing: cannot install axe-core")
+            unavailable("npm is missing: cannot install axe-core")
         subprocess.run(
             [npm, "ci", "--prefix", str(E2E_DIR), "--ignore-scripts", "--no-audit", "--no-fund"],
             check=True,

@@ -6,9 +6,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from instances.models import AuditEvent, Instance
-from tests.base import make_instance
+from tests.base import instance_on, make_instance
 from tests.e2e.conftest import screenshot, serious_accessibility_violations, sign_in
-from tests.rotation_support import instance_on, logs_in
+from tests.rotation_support import logs_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.servers]
 
