@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
+
 from django.contrib.auth.models import User
 from django.test import TestCase
 
 from instances.models import Engine, Instance, Membership, Role, Team
 from tests.servers import ServerInfo
+
+# Deny lists for tests against the suite's loopback servers: only a documentation network
+# (TEST-NET-1) stays denied, so connection tests may reach 127.0.0.1.
+ALLOW_LOOPBACK = [ip_network("192.0.2.0/24")]
 
 TEST_PASSWORD = "pa'ss\"w@rd:/?#%$ü"
 

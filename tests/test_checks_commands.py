@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import ipaddress
 import json
 import os
 import subprocess
@@ -16,20 +15,10 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from instances.models import AuditEvent, CheckRun, Instance
-from tests.base import BaseTestCase, instance_on
+from tests.base import ALLOW_LOOPBACK, BaseTestCase, instance_on
+from tests.test_checks_engine import REPORT_KEYS
 
-ALLOW_LOOPBACK = [ipaddress.ip_network("192.0.2.0/24")]
 ROOT = Path(__file__).resolve().parent.parent
-REPORT_KEYS = {
-    "instance",
-    "engine",
-    "status",
-    "started_at",
-    "duration_ms",
-    "steps",
-    "tls",
-    "server",
-}
 
 
 def run_command(name: str, *args, **options) -> tuple[str, str, int]:

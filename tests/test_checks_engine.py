@@ -14,14 +14,27 @@ from instances.checks.engine import ConnectionCheck
 from instances.checks.limits import limits
 from instances.checks.report import Report, ServerFacts
 from instances.checks.session import Session, Target
+from tests.base import ALLOW_LOOPBACK
 from tests.servers import HOSTILE_PASSWORD, ServerInfo, Tarpit
 
 pytestmark = pytest.mark.servers
 
 # Test servers listen on loopback, which the default deny list refuses.
-ALLOW_LOOPBACK = [ipaddress.ip_network("192.0.2.0/24")]
 LOOPBACK_DENIED = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
 TIMEOUT = 3.0
+
+
+# The top-level keys of a report, as shared/interface.md names them.
+REPORT_KEYS = {
+    "instance",
+    "engine",
+    "status",
+    "started_at",
+    "duration_ms",
+    "steps",
+    "tls",
+    "server",
+}
 
 
 def target(server: ServerInfo, **fields) -> Target:
@@ -97,16 +110,7 @@ def test_it_passes_a_healthy_tls_valkey(redis_tls):
 
 def test_it_reports_the_json_contract_keys(redis_tls):
     data = run(target(redis_tls)).as_dict()
-    assert set(data) == {
-        "instance",
-        "engine",
-        "status",
-        "started_at",
-        "duration_ms",
-        "steps",
-        "tls",
-        "server",
-    }
+    assert set(data) == REPORT_KEYS
     assert set(data["steps"][0]) == {"name", "status", "duration_ms", "message", "hint"}
     assert set(data["tls"]) == {"version", "cipher", "certificate"}
     assert set(data["tls"]["certificate"]) == {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 
 import pytest
@@ -10,9 +9,7 @@ from django.test import override_settings
 
 from instances.checks.service import InstanceCheck
 from instances.models import AuditEvent, CheckRun, Instance
-from tests.base import BaseTestCase, instance_on
-
-ALLOW_LOOPBACK = [ipaddress.ip_network("192.0.2.0/24")]
+from tests.base import ALLOW_LOOPBACK, BaseTestCase, instance_on
 
 
 @pytest.mark.servers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 
@@ -15,9 +14,7 @@ from django.urls import resolve, reverse
 
 from instances.models import AuditEvent, CheckRun
 from instances.views.checks import run_test
-from tests.base import BaseTestCase, instance_on, make_instance
-
-ALLOW_LOOPBACK = [ipaddress.ip_network("192.0.2.0/24")]
+from tests.base import ALLOW_LOOPBACK, BaseTestCase, instance_on, make_instance
 
 
 def events(response) -> list[dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import shutil
 import tempfile
@@ -15,11 +14,10 @@ from django.test import override_settings
 from instances.devservers import binaries, demo
 from instances.devservers.readiness import pid_alive
 from instances.models import Instance, Team
-from tests.base import BaseTestCase
+from tests.base import ALLOW_LOOPBACK, BaseTestCase
 from tests.servers import require_binary
 from tests.test_checks_commands import run_command
 
-ALLOW_LOOPBACK = [ipaddress.ip_network("192.0.2.0/24")]
 DEMO_INSTANCES = ["demo-postgres", "demo-valkey", "demo-wrong-password"]
 
 
