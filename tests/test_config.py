@@ -38,6 +38,8 @@ def run_check(env: dict[str, str]) -> subprocess.CompletedProcess:
         ({**GOOD, "ZEKTOR_DEBUG": "maybe"}, "ZEKTOR_DEBUG"),
         ({**GOOD, "ZEKTOR_CHECK_TIMEOUT": "soon"}, "ZEKTOR_CHECK_TIMEOUT"),
         ({**GOOD, "ZEKTOR_CHECK_DENY_NETWORKS": "10.0.0.0/33"}, "ZEKTOR_CHECK_DENY_NETWORKS"),
+        ({**GOOD, "ZEKTOR_CHECK_CONCURRENCY": "many"}, "ZEKTOR_CHECK_CONCURRENCY"),
+        ({**GOOD, "ZEKTOR_CHECK_CONCURRENCY": "0"}, "ZEKTOR_CHECK_CONCURRENCY"),
         ({**GOOD, "DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
         ({**GOOD, "REDIS_URL": "http://cache"}, "REDIS_URL"),
         ({**GOOD, "ZEKTOR_SECRET_KEY_FILE": "/nonexistent/key"}, "ZEKTOR_SECRET_KEY_FILE"),

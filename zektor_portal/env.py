@@ -73,6 +73,18 @@ class Env:
             raise ConfigError(f"{name}: must be between {minimum:g} and {maximum:g}, got {value}")
         return number
 
+    def int(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        value = self.str(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+        if not minimum <= number <= maximum:
+            raise ConfigError(f"{name}: must be between {minimum} and {maximum}, got {value}")
+        return number
+
     def list(self, name: str, default: str) -> list[str]:
         value = self.str(name, default) or ""
         return [item.strip() for item in value.split(",") if item.strip()]

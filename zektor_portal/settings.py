@@ -59,6 +59,8 @@ def _load(env: Env) -> dict:
         "allowed_hosts": env.list("ZEKTOR_ALLOWED_HOSTS", "localhost,127.0.0.1"),
         "check_timeout": env.float("ZEKTOR_CHECK_TIMEOUT", 10.0, minimum=1, maximum=120),
         "deny_networks": env.networks("ZEKTOR_CHECK_DENY_NETWORKS", DEFAULT_DENY_NETWORKS),
+        # Below gunicorn's 8 threads per worker (Dockerfile), so pages always have threads.
+        "check_concurrency": env.int("ZEKTOR_CHECK_CONCURRENCY", 3, minimum=1, maximum=64),
     }
 
 
@@ -74,6 +76,8 @@ ALLOWED_HOSTS: list[str] = _config["allowed_hosts"]
 ZEKTOR_ENCRYPTION_KEYS: dict[str, bytes] = _config["keys"]
 ZEKTOR_CHECK_TIMEOUT: float = _config["check_timeout"]
 ZEKTOR_CHECK_DENY_NETWORKS = _config["deny_networks"]
+ZEKTOR_CHECK_CONCURRENCY: int = _config["check_concurrency"]
+ZEKTOR_REDIS_URL: str | None = _config["redis_url"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

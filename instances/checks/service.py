@@ -88,6 +88,7 @@ class InstanceCheck:
         self.instance = instance
         self.actor, self.request, self.actor_name = actor, request, actor_name
         self.check = ConnectionCheck(target_for(instance), **engine_options)
+        self.stored: CheckRun | None = None
 
     @property
     def report(self) -> Report:
@@ -110,10 +111,11 @@ class InstanceCheck:
         return self.report
 
     def save(self) -> CheckRun:
-        return save_run(
+        self.stored = save_run(
             self.instance,
             self.report,
             actor=self.actor,
             request=self.request,
             actor_name=self.actor_name,
         )
+        return self.stored

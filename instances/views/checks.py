@@ -14,8 +14,8 @@ from django_ratelimit.core import is_ratelimited
 from django_ratelimit.exceptions import Ratelimited
 
 from instances.access import get_instance_for
+from instances.checks import runs
 from instances.checks.report import STEP_NAMES
-from instances.checks.service import InstanceCheck
 from instances.crypto import DecryptionError, key_id_of
 from instances.models import Role
 from instances.views import rate_limited
@@ -93,27 +93,28 @@ def run_test(request: HttpRequest, name: str) -> HttpResponse:
     ):
         return rate_limited(request, Ratelimited())
     try:
-        check = InstanceCheck(instance, actor=request.user, request=request)
+        stream = runs.begin(instance, actor=request.user, request=request)
+    except runs.Busy as busy:
+        response = HttpResponse(str(busy), status=429, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(busy.retry_after)
+        return response
     except DecryptionError:
         message = decryption_message(instance, key_id_of(instance.password_sealed))
         return HttpResponse(message, status=500, content_type="text/plain; charset=utf-8")
-    response = StreamingHttpResponse(_lines(check), content_type=NDJSON)
+    response = StreamingHttpResponse(_Lines(stream), content_type=NDJSON)
     response["X-Accel-Buffering"] = "no"  # let proxies pass each line on at once
     return response
 
 
-def _lines(check: InstanceCheck) -> Iterator[str]:
-    """One JSON object per line: start, each step as it finishes, then the whole report.
-    The run is stored when the steps end, also when the browser goes away (close())."""
-    yield _line({"event": "start", "steps": list(STEP_NAMES), "timeout": check.check.timeout})
-    steps = check.steps()
-    try:
-        for step in steps:
-            yield _line({"event": "step", "step": step.as_dict()})
-    finally:
-        steps.close()
-    yield _line({"event": "done", "report": check.report.as_dict()})
+class _Lines:
+    """The test's events as NDJSON, one object per line. The web server's close() reaches
+    the stream, so a run still finishes and is stored when the browser goes away."""
 
+    def __init__(self, stream: runs.TestStream) -> None:
+        self.stream = stream
 
-def _line(data: dict) -> str:
-    return json.dumps(data, ensure_ascii=False) + "\n"
+    def __iter__(self) -> Iterator[str]:
+        return (json.dumps(event, ensure_ascii=False) + "\n" for event in self.stream)
+
+    def close(self) -> None:
+        self.stream.close()

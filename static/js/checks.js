@@ -1,5 +1,8 @@
 // Connection test: POSTs the form, reads the NDJSON stream and fills in each step as it
 // arrives (status as text and symbol, time, message, hint), then the TLS and server details.
+// A test of an instance someone is testing already joins that run (the page says whose);
+// a server that streams as many tests as it may answers 429 with Retry-After, and the
+// button waits that long.
 const LABELS = {
   ok: "✓ OK",
   warn: "! Warning",
@@ -23,6 +26,7 @@ export function initConnectionTest(root) {
 async function runTest(form, container) {
   const button = form.querySelector("button[type=submit]");
   const summary = container.querySelector("[data-check-summary]");
+  let retryAfter = 0;
   button.disabled = true;
   container.querySelectorAll("[data-step]").forEach((item) => setStep(item, { status: "pending" }));
   container.querySelector("[data-check-details]").replaceChildren();
@@ -37,6 +41,7 @@ async function runTest(form, container) {
       },
     });
     if (!response.ok) {
+      retryAfter = Number(response.headers.get("Retry-After")) || 0;
       summary.textContent = await failureText(response);
       return;
     }
@@ -44,7 +49,7 @@ async function runTest(form, container) {
   } catch (error) {
     summary.textContent = `The test could not finish: ${error.message}`;
   } finally {
-    button.disabled = false;
+    setTimeout(() => (button.disabled = false), Math.min(retryAfter, 60) * 1000);
   }
 }
 
@@ -77,6 +82,8 @@ async function* readLines(body) {
 function handle(event, container, summary) {
   const items = [...container.querySelectorAll("[data-step]")];
   if (event.event === "start") {
+    summary.dataset.joined = event.joined ? joinedText(event) : "";
+    if (event.joined) summary.textContent = `${summary.dataset.joined}; showing it as it runs.`;
     markRunning(items[0]);
   } else if (event.event === "step") {
     const index = items.findIndex((item) => item.dataset.step === event.step.name);
@@ -84,9 +91,18 @@ function handle(event, container, summary) {
     markRunning(items[index + 1]);
   } else if (event.event === "done") {
     const report = event.report;
-    summary.textContent = `${SUMMARY[report.status]} in ${report.duration_ms} ms.`;
+    const prefix = summary.dataset.joined ? `${summary.dataset.joined}: ` : "";
+    summary.textContent = `${prefix}${SUMMARY[report.status]} in ${report.duration_ms} ms.`;
     container.querySelector("[data-check-details]").replaceChildren(...details(report));
+  } else if (event.event === "lost") {
+    summary.textContent = event.message;
   }
+}
+
+function joinedText(event) {
+  const who = event.started_by || "someone else";
+  const when = new Date(event.started_at).toLocaleTimeString();
+  return `Joined the test ${who} started at ${when}`;
 }
 
 function markRunning(item) {

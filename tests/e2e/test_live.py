@@ -51,6 +51,49 @@ def test_it_shows_the_hint_of_a_failing_test(
     screenshot(page, "connection-test-failed")
 
 
+def test_a_second_tester_joins_the_running_test_and_sees_whose_it_is(
+    new_context, portal, pg_tls, tarpit, loopback_allowed
+) -> None:
+    instance = instance_on(pg_tls, portal.alpha, "pit", port=tarpit.port)
+    bob, alice = new_context().new_page(), new_context().new_page()
+    sign_in(bob, "bob")
+    sign_in(alice, "alice")
+    for page in (bob, alice):
+        page.goto(f"/instances/{instance.name}/test/")
+    bob.get_by_role("button", name="Run test").click()
+    expect(bob.locator("[data-step=tcp]")).to_have_attribute("data-status", "ok")
+    alice.get_by_role("button", name="Run test").click()
+    summary = alice.locator("[data-check-summary]")
+    expect(summary).to_contain_text("Joined the test bob started at")
+    expect(alice.locator("[data-step=tcp]")).to_have_attribute("data-status", "ok")
+    expect(summary).to_contain_text("Failed", timeout=15_000)
+    expect(alice.locator("[data-step=tls]")).to_have_attribute("data-status", "fail")
+    expect(bob.locator("[data-check-summary]")).to_contain_text("Failed")
+    assert instance.checks.count() == 1
+
+
+def test_a_test_over_the_bound_says_when_to_try_again(
+    new_context, portal, pg_tls, tarpit, loopback_allowed, settings
+) -> None:
+    settings.ZEKTOR_CHECK_CONCURRENCY = 1
+    pit = instance_on(pg_tls, portal.alpha, "pit", port=tarpit.port)
+    healthy = instance_on(pg_tls, portal.alpha, "healthy")
+    bob, alice = new_context().new_page(), new_context().new_page()
+    sign_in(bob, "bob")
+    sign_in(alice, "alice")
+    bob.goto(f"/instances/{pit.name}/test/")
+    alice.goto(f"/instances/{healthy.name}/test/")
+    bob.get_by_role("button", name="Run test").click()
+    expect(bob.locator("[data-step=tcp]")).to_have_attribute("data-status", "ok")
+    alice.get_by_role("button", name="Run test").click()
+    summary = alice.locator("[data-check-summary]")
+    expect(summary).to_contain_text("1 connection test is running on this server; try again in")
+    expect(alice.get_by_role("button", name="Run test")).to_be_disabled()
+    expect(alice.get_by_role("button", name="Run test")).to_be_enabled(timeout=15_000)
+    alice.get_by_role("button", name="Run test").click()
+    expect(summary).to_contain_text("OK", timeout=15_000)
+
+
 def instance_on_closed_port(portal, port: int) -> Instance:
     return make_instance(portal.alpha, "closed-pg", host="127.0.0.1", port=port)
 

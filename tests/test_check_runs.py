@@ -1,0 +1,268 @@
+"""Connection tests from the web during an outage: one run per instance (joined by everyone
+else, in this process or through Redis), a bound per process that answers at once, and runs
+that finish and are stored once when the browser goes away. Real servers and tarpits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+from django.urls import reverse
+
+from instances.checks import runs
+from instances.checks.board import RedisBoard, RunInfo
+from instances.models import AuditEvent, CheckRun, Membership, Role, Team
+from tests.base import ALLOW_LOOPBACK, BaseTestCase, instance_on
+from tests.portal_http import PortalUser
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = ["resolve", "tcp", "tls", "auth", "query", "limits"]
+
+
+def follow_in_background(stream: runs.TestStream) -> tuple[threading.Thread, list[dict]]:
+    """Read a joined stream in another thread (a joiner touches no database)."""
+    received: list[dict] = []
+
+    def read() -> None:
+        try:
+            received.extend(stream)
+        finally:
+            stream.close()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader, received
+
+
+def drain(stream: runs.TestStream) -> list[dict]:
+    try:
+        return list(stream)
+    finally:
+        stream.close()
+
+
+@pytest.mark.servers
+@override_settings(ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK, ZEKTOR_CHECK_TIMEOUT=2.0)
+class JoiningTests(BaseTestCase):
+    @pytest.fixture(autouse=True)
+    def _servers(self, pg_tls, tarpit, redis_plain):
+        self.pg_server, self.tarpit, self.redis_server = pg_tls, tarpit, redis_plain
+
+    def setUp(self) -> None:
+        cache.clear()
+        self.pit = instance_on(self.pg_server, self.alpha, "pit", port=self.tarpit.port)
+
+    def assert_joined_the_same_run(self) -> None:
+        owner = runs.begin(self.pit, actor=self.member)
+        events = iter(owner)
+        start = next(events)
+        assert start["joined"] is False
+        assert next(events)["step"]["name"] == "resolve"
+        assert next(events)["step"]["name"] == "tcp"  # the tarpit accepts; TLS then waits
+        joiner = runs.begin(self.pit, actor=self.admin)
+        assert joiner.joined
+        reader, received = follow_in_background(joiner)
+        owned = list(events)
+        owner.close()
+        reader.join(timeout=10)
+        assert not reader.is_alive()
+        joined_start, *joined_rest = received
+        assert joined_start["joined"] is True
+        assert joined_start["started_by"] == "bob"
+        assert joined_start["run"] == start["run"]
+        assert joined_start["started_at"] == start["started_at"]
+        # From the start, the steps reached before joining, then live: the same events.
+        assert [e["step"]["name"] for e in joined_rest if e["event"] == "step"] == STEPS
+        assert joined_rest[-1] == owned[-1]
+        assert joined_rest[-1]["event"] == "done"
+        assert joined_rest[-1]["report"]["status"] == "fail"
+        run = CheckRun.objects.get(instance=self.pit)  # stored once
+        assert joined_rest[-1]["check_run"] == run.pk
+        assert run.actor == self.member
+        assert AuditEvent.objects.filter(action="connection_test", instance=self.pit).count() == 1
+
+    def test_it_joins_a_running_test_in_this_process(self):
+        self.assert_joined_the_same_run()
+
+    def test_it_joins_a_running_test_through_redis(self):
+        with override_settings(ZEKTOR_REDIS_URL=self.redis_server.url()):
+            self.assert_joined_the_same_run()
+
+    def test_another_app_server_joins_through_redis(self):
+        """A second process follows the run this one owns, through Redis alone."""
+        url = self.redis_server.url()
+        with override_settings(ZEKTOR_REDIS_URL=url):
+            owner = runs.begin(self.pit, actor=self.member)
+            events = iter(owner)
+            start = next(events)
+            follower = subprocess.Popen(
+                [sys.executable, "-c", FOLLOWER, url, f"instance:{self.pit.pk}"],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert follower.stdout is not None
+            assert follower.stdout.readline().strip() == start["run"]  # it found the run
+            owned = list(events)
+            owner.close()
+            out, _ = follower.communicate(timeout=20)
+        followed = [json.loads(line) for line in out.splitlines()]
+        assert followed == owned
+        assert followed[-1]["check_run"] == CheckRun.objects.get(instance=self.pit).pk
+
+    def test_a_second_test_after_the_first_ended_runs_anew(self):
+        first = drain(runs.begin(self.pit, actor=self.member))
+        second = drain(runs.begin(self.pit, actor=self.admin))
+        assert second[0]["joined"] is False
+        assert second[0]["run"] != first[0]["run"]
+        assert CheckRun.objects.filter(instance=self.pit).count() == 2
+
+    def test_it_tells_joined_viewers_when_the_run_vanished(self):
+        """The owner's app server died: the joined page gets a clear end, not a hang."""
+        with override_settings(ZEKTOR_REDIS_URL=self.redis_server.url(), ZEKTOR_CHECK_TIMEOUT=1):
+            board = RedisBoard(self.redis_server.url())
+            info = RunInfo(
+                id="gone",
+                started_by="bob",
+                started_at="2026-01-01T00:00:00+00:00",
+                timeout=1.0,
+                expires_at=time.time() + 1.0,
+            )
+            log = board.take(f"instance:{self.pit.pk}", info)
+            assert log is not None
+            log.publish({"event": "step", "step": {"name": "resolve"}})
+            events = drain(runs.begin(self.pit, actor=self.admin))
+        assert events[0]["joined"] is True
+        assert events[1]["step"]["name"] == "resolve"
+        assert events[-1]["event"] == "lost"
+        assert "Run the test again" in events[-1]["message"]
+
+
+# A separate app server's view of the board: no Django settings, just Redis.
+FOLLOWER = """
+import json, sys
+from instances.checks.board import RedisBoard, RunInfo
+feed = RedisBoard(sys.argv[1]).join(sys.argv[2])
+print(feed.info.id, flush=True)
+for event in feed.events():
+    print(json.dumps(event), flush=True)
+feed.close()
+"""
+
+
+@pytest.mark.servers
+@override_settings(
+    ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK, ZEKTOR_CHECK_TIMEOUT=2.0, ZEKTOR_CHECK_CONCURRENCY=1
+)
+class BoundTests(BaseTestCase):
+    @pytest.fixture(autouse=True)
+    def _servers(self, pg_tls, tarpit):
+        self.pg_server, self.tarpit = pg_tls, tarpit
+
+    def setUp(self) -> None:
+        cache.clear()
+        self.pit = instance_on(self.pg_server, self.alpha, "pit", port=self.tarpit.port)
+        self.healthy = instance_on(self.pg_server, self.alpha, "healthy")
+        self.client.force_login(self.member)
+
+    def test_it_refuses_a_test_over_the_bound_at_once_with_retry_after(self):
+        busy = runs.begin(self.pit, actor=self.admin)
+        next(iter(busy))
+        try:
+            began = time.monotonic()
+            refused = self.client.post(reverse("instance-test-run", args=["healthy"]))
+            answered_in = time.monotonic() - began
+        finally:
+            drain(busy)
+        assert refused.status_code == 429
+        assert not refused.streaming
+        assert 1 <= int(refused["Retry-After"]) <= 2  # when the running test's deadline is
+        assert refused.content.decode().startswith(
+            "1 connection test is running on this server; try again in"
+        )
+        assert answered_in < 1.0  # no queue, no run: the refusal does not wait for anything
+        assert not CheckRun.objects.filter(instance=self.healthy).exists()
+        # The slot is free again once the running test ended.
+        ok = self.client.post(reverse("instance-test-run", args=["healthy"]))
+        body = b"".join(ok.streaming_content).decode()
+        assert json.loads(body.splitlines()[-1])["report"]["status"] == "ok"
+
+    def test_joining_takes_a_slot_too(self):
+        """A joined stream holds a request thread as well, so it counts against the bound."""
+        busy = runs.begin(self.pit, actor=self.admin)
+        next(iter(busy))
+        try:
+            with pytest.raises(runs.Busy):
+                runs.begin(self.pit, actor=self.member)
+        finally:
+            drain(busy)
+
+    def test_a_slot_never_closed_frees_itself_after_its_deadline(self):
+        slots = runs.Slots()
+        slots.take(1, -runs.MARGIN_SECONDS + 0.05)
+        with pytest.raises(runs.Busy):
+            slots.take(1, 1)
+        time.sleep(0.1)
+        slots.take(1, 1).release()
+        assert slots.in_use == 0
+
+    def test_check_instances_is_not_limited_by_the_web_bound(self):
+        pits = [
+            instance_on(self.pg_server, self.alpha, f"pit-{n}", port=self.tarpit.port)
+            for n in range(3)
+        ]
+        busy = runs.begin(self.pit, actor=self.admin)
+        next(iter(busy))
+        try:
+            accepted = self.tarpit.accepted
+            with pytest.raises(CommandError):
+                call_command(
+                    "check_instances", *[p.name for p in pits], "--concurrency", "3", "--json"
+                )
+        finally:
+            drain(busy)
+        assert self.tarpit.accepted - accepted >= 3  # every one of them ran, none refused
+        for instance in pits:
+            assert CheckRun.objects.get(instance=instance).status == "fail"
+
+
+@pytest.mark.servers
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_browser_went_away_finishes_and_is_stored_once(
+    live_server, settings, pg_tls, tarpit
+):
+    """Real HTTP: the client hangs up after the first line; the run goes on to its end."""
+    settings.ZEKTOR_CHECK_DENY_NETWORKS = ALLOW_LOOPBACK
+    settings.ZEKTOR_CHECK_TIMEOUT = 2.0
+    team = Team.objects.create(name="Live")
+    user = User.objects.create_user("dana", password="a-long-password-for-dana")
+    Membership.objects.create(user=user, team=team, role=Role.MEMBER)
+    instance = instance_on(pg_tls, team, "pit", port=tarpit.port)
+    browser = PortalUser(live_server.url)
+    browser.login("dana", "a-long-password-for-dana")
+    response = browser.stream(reverse("instance-test-run", args=["pit"]))
+    assert response.status == 200
+    assert next(response.events())["event"] == "start"
+    response.hang_up()
+    assert not CheckRun.objects.filter(instance=instance).exists()  # still running
+    deadline = time.monotonic() + 2.0 + runs.MARGIN_SECONDS
+    while not CheckRun.objects.filter(instance=instance).exists():
+        assert time.monotonic() < deadline, "the run was not stored within its deadline"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    run = CheckRun.objects.get(instance=instance)  # once
+    assert [step["name"] for step in run.result["steps"]] == STEPS
+    assert run.status == "fail"
+    assert run.actor == user
+    while runs.SLOTS.in_use:  # the slot comes back once the run is stored
+        assert time.monotonic() < deadline + 1
+        time.sleep(0.05)
