@@ -13,6 +13,11 @@ urlpatterns = [
     path("instances/<slug:name>/ca.pem", pages.ca_certificate, name="instance-ca"),
     path("instances/<slug:name>/rotate/", rotation.rotation_start, name="rotation-start"),
     path(
+        "instances/<slug:name>/rotate/clients",
+        rotation.rotation_clients,
+        name="rotation-clients",
+    ),
+    path(
         "instances/<slug:name>/rotations/progress.json",
         rotation.rotation_progress,
         name="rotation-progress",

@@ -6,11 +6,12 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from instances.models import AuditEvent, RotationState
+from instances.models import AuditEvent, Rotation, RotationState
 from instances.rotation import machine
-from tests.base import TEST_PASSWORD, BaseTestCase, instance_on
+from tests.base import ALLOW_LOOPBACK, TEST_PASSWORD, BaseTestCase, instance_on, make_instance
 from tests.rotation_support import logs_in
-from tests.servers import HOSTILE_PASSWORD
+from tests.servers import HOSTILE_PASSWORD, Tarpit
+from tests.url_catalog import project_routes, sample_values
 
 
 class RotationAccessTests(BaseTestCase):
@@ -77,6 +78,53 @@ class RotationAccessTests(BaseTestCase):
         self.assertNotContains(page, TEST_PASSWORD)
 
 
+@pytest.mark.servers
+@override_settings(ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK, ZEKTOR_CHECK_TIMEOUT=2.0)
+class NoContactOnGetTests(BaseTestCase):
+    """A GET (say a cross-site link an admin follows) never makes the portal contact the
+    instance; the listener counts every connection made to it."""
+
+    def setUp(self) -> None:
+        self.listener = Tarpit(max_held=0)  # records each connection and hangs up at once
+        self.addCleanup(self.listener.stop)
+        self.instance = make_instance(
+            self.alpha, "watched", host=self.listener.host, port=self.listener.port
+        )
+        self.rotation = machine.start(self.instance)
+        self.client.force_login(self.admin)
+
+    def test_no_page_contacts_the_instance_on_get(self):
+        values = sample_values("watched", self.alpha.pk, self.admin.pk, self.rotation.uid)
+        for route in project_routes():
+            if not route.route.startswith("admin/"):
+                self.client.get(route.path(values))
+        self.end_rotation()  # an unfinished rotation hides the clients section: end it
+        page = self.client.get(reverse("rotation-start", args=["watched"]))
+        self.assertContains(page, "List connected clients")
+        self.assertEqual(self.listener.accepted, 0)
+
+    def test_listing_the_clients_by_post_does_contact_it(self):
+        self.end_rotation()
+        response = self.client.post(
+            reverse("rotation-clients", args=["watched"]), headers={"X-Requested-With": "fetch"}
+        )
+        self.assertContains(response, "Could not list the connected clients")
+        self.assertGreaterEqual(self.listener.accepted, 1)
+
+    def test_listing_the_clients_needs_csrf_and_an_admin(self):
+        self.end_rotation()
+        url = reverse("rotation-clients", args=["watched"])
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(self.admin)
+        self.assertEqual(client.post(url).status_code, 403)
+        self.client.force_login(self.member)
+        self.assertEqual(self.client.post(url).status_code, 403)
+        self.assertEqual(self.listener.accepted, 0)
+
+    def end_rotation(self) -> None:
+        Rotation.objects.filter(pk=self.rotation.pk).update(state=RotationState.UNDONE)
+
+
 # The test servers listen on loopback, which the portal refuses by default.
 @override_settings(ZEKTOR_CHECK_DENY_NETWORKS=[])
 class RotationFlowTests(BaseTestCase):
@@ -91,7 +139,16 @@ class RotationFlowTests(BaseTestCase):
         self.client.force_login(self.admin)
         with server.connect(application_name="billing-worker"):
             confirm = self.client.get(reverse("rotation-start", args=["ui-pg"]))
-        self.assertContains(confirm, "billing-worker")
+            clients_url = reverse("rotation-clients", args=["ui-pg"])
+            fetched = self.client.post(clients_url, headers={"X-Requested-With": "fetch"})
+            without_js = self.client.post(clients_url)
+        self.assertNotContains(confirm, "billing-worker")  # the page asks for them by POST
+        self.assertContains(confirm, clients_url)
+        self.assertContains(fetched, "billing-worker")
+        self.assertNotContains(fetched, "<html")
+        self.assertContains(without_js, "billing-worker")
+        self.assertContains(without_js, "Rotate password now")
+        self.assertNotContains(fetched, HOSTILE_PASSWORD)
         self.assertNotContains(confirm, 'name="grace_seconds"')
         self.assertNotContains(confirm, HOSTILE_PASSWORD)
         response = self.client.post(reverse("rotation-start", args=["ui-pg"]))

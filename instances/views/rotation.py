@@ -61,22 +61,31 @@ def _preview(instance: Instance) -> tuple[dict | None, str]:
 
 
 def _confirm_page(
-    request: HttpRequest, name: str, form: RotateForm | None = None, error: str = ""
+    request: HttpRequest,
+    name: str,
+    form: RotateForm | None = None,
+    error: str = "",
+    clients: dict | None = None,
 ) -> HttpResponse:
+    """The rotate page. It lists who is connected only when asked by a POST (``clients``):
+    listing them logs in to the instance, which a GET must never do."""
     instance, membership = get_instance_for(request.user, name, Role.ADMIN)
-    preview, preview_error = _preview(instance)
     context = {
         "instance": instance,
         "membership": membership,
         "tab": "rotate",
         "form": form or RotateForm(instance=instance),
-        "preview": preview,
-        "preview_error": preview_error,
         "unfinished": machine.unfinished(instance),
         "latest": instance.rotations.first(),
         "error": error,
+        **(clients or {}),
     }
     return render(request, "instances/rotation.html", context, status=409 if error else 200)
+
+
+def _clients(instance: Instance) -> dict:
+    preview, preview_error = _preview(instance)
+    return {"listed": True, "preview": preview, "preview_error": preview_error}
 
 
 @login_required
@@ -98,6 +107,19 @@ def rotation_start(request: HttpRequest, name: str) -> HttpResponse:
     except machine.RotationRefused as exc:
         return _confirm_page(request, name, RotateForm(instance=instance), str(exc))
     return _run(request, rotation, lambda: machine.advance(rotation, request=request))
+
+
+@login_required
+@require_POST
+def rotation_clients(request: HttpRequest, name: str) -> HttpResponse:
+    """Who is connected as the instance's user: for the rotate page's fetch (the section
+    alone) or its button without JavaScript (the whole page)."""
+    instance, _ = get_instance_for(request.user, name, Role.ADMIN)
+    clients = _clients(instance)
+    if request.headers.get("X-Requested-With") == "fetch":
+        context = {"instance": instance, **clients}
+        return render(request, "instances/_rotation_clients.html", context)
+    return _confirm_page(request, name, clients=clients)
 
 
 def _run(request: HttpRequest, rotation: Rotation, step) -> HttpResponse:

@@ -1,3 +1,44 @@
+// Connected clients: the rotate page asks for them by POST (<form data-clients-form>) as soon
+// as it loads, and again on its button; a GET of the page never contacts the instance.
+async function listClients(form, result) {
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  result.setAttribute("aria-busy", "true");
+  try {
+    const response = await fetch(form.action, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "X-CSRFToken": form.querySelector("input[name=csrfmiddlewaretoken]").value,
+        "X-Requested-With": "fetch",
+      },
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const html = new DOMParser().parseFromString(await response.text(), "text/html");
+    result.replaceChildren(...html.body.childNodes);
+    button.textContent = "List again";
+  } catch (error) {
+    const message = document.createElement("p");
+    message.className = "error";
+    message.textContent = `Could not list the connected clients (${error.message}).`;
+    result.replaceChildren(message);
+  } finally {
+    result.removeAttribute("aria-busy");
+    button.disabled = false;
+  }
+}
+
+function initClients(root) {
+  root.querySelectorAll("[data-clients-form]").forEach((form) => {
+    const result = form.parentElement.querySelector("[data-clients-result]");
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      listClients(form, result);
+    });
+    listClients(form, result);
+  });
+}
+
 // Live rotation progress: while the rotate form's POST runs the steps on the server, poll
 // the recorded steps (<form data-rotation-form data-progress-url data-latest>) and list them.
 const LABELS = {
@@ -39,6 +80,7 @@ async function poll(form, list) {
 }
 
 export function initRotation(root) {
+  initClients(root);
   root.querySelectorAll("[data-rotation-form]").forEach((form) => {
     const live = root.querySelector("[data-rotation-live]");
     const list = root.querySelector("[data-rotation-steps]");

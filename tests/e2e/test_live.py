@@ -109,6 +109,9 @@ def test_it_rotates_a_password_that_then_logs_in(
     expect(
         page.get_by_role("heading", name=f"Rotate the password of {instance.name}")
     ).to_be_visible()
+    with fresh_pg.connect(application_name="billing-worker"):  # listed by the page's POST
+        page.get_by_role("button", name="List again").click()
+        expect(page.locator("[data-clients-result]")).to_contain_text("billing-worker")
     page.get_by_role("button", name="Rotate password now").click()
     expect(page.get_by_role("heading", name="Password rotation")).to_be_visible(timeout=20_000)
     expect(page.locator(".badge.rotation-done")).to_be_visible()
