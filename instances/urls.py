@@ -9,6 +9,11 @@ urlpatterns = [
     path("instances/<slug:name>/copy", settings_tab.copy_secret, name="instance-copy"),
     path("instances/<slug:name>/test/", checks.instance_test, name="instance-test"),
     path("instances/<slug:name>/test", checks.run_test, name="instance-test-run"),
+    path(
+        "instances/<slug:name>/test/runs/<uuid:run>",
+        checks.follow_test,
+        name="instance-test-follow",
+    ),
     path("instances/<slug:name>/activity/", pages.instance_activity, name="instance-activity"),
     path("instances/<slug:name>/ca.pem", pages.ca_certificate, name="instance-ca"),
     path("instances/<slug:name>/rotate/", rotation.rotation_start, name="rotation-start"),

@@ -45,11 +45,9 @@ class PortalUser:
 
     def stream(self, path: str) -> TestResponse:
         """POST like static/js/checks.js does; the answer's lines are read as they arrive."""
-        connection = self._connect()
-        headers = {**self._headers(), "Accept": "application/x-ndjson", "Content-Length": "0"}
+        headers = {"Accept": "application/x-ndjson", "Content-Length": "0"}
         headers["X-CSRFToken"] = self.cookies.get("csrftoken", "")
-        connection.request("POST", path, headers=headers)
-        return TestResponse(self, connection.getresponse())
+        return TestResponse(self, self._send("POST", path, None, headers))
 
     def close(self) -> None:
         if self._connection is not None:
@@ -59,21 +57,27 @@ class PortalUser:
     def _request(
         self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
     ) -> Answer:
+        response = self._send(method, path, body, headers or {})
+        answer = Answer(response.status, dict(response.getheaders()), response.read())
+        if response.will_close:
+            self.close()
+        return answer
+
+    def _send(
+        self, method: str, path: str, body: bytes | None, headers: dict
+    ) -> http.client.HTTPResponse:
         for attempt in (1, 2):  # a kept-alive connection the server closed: reconnect once
             connection = self._connect()
             try:
-                connection.request(method, path, body, {**self._headers(), **(headers or {})})
+                connection.request(method, path, body, {**self._headers(), **headers})
                 response = connection.getresponse()
-                answer = Answer(response.status, dict(response.getheaders()), response.read())
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 self.close()
                 if attempt == 2:
                     raise
                 continue
-            self._remember(answer.headers, response)
-            if response.will_close:
-                self.close()
-            return answer
+            self._remember(response)
+            return response
         raise AssertionError("unreachable")
 
     def _connect(self) -> http.client.HTTPConnection:
@@ -88,7 +92,7 @@ class PortalUser:
         cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         return {"Cookie": cookie} if cookie else {}
 
-    def _remember(self, headers: dict[str, str], response: http.client.HTTPResponse) -> None:
+    def _remember(self, response: http.client.HTTPResponse) -> None:
         for value in response.headers.get_all("Set-Cookie") or []:
             for name, morsel in SimpleCookie(value).items():
                 self.cookies[name] = morsel.value
@@ -110,7 +114,8 @@ class TestResponse:
         for line in self._response:
             if line.strip():
                 yield json.loads(line)
-        self._user.close()  # a streamed response ends with the connection
+        if self._response.will_close:
+            self._user.close()
 
     def hang_up(self) -> None:
         self._response.close()

@@ -4,11 +4,12 @@ that finish and are stored once when the browser goes away. Real servers and tar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
-import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -28,26 +29,22 @@ ROOT = Path(__file__).resolve().parent.parent
 STEPS = ["resolve", "tcp", "tls", "auth", "query", "limits"]
 
 
-def follow_in_background(stream: runs.TestStream) -> tuple[threading.Thread, list[dict]]:
-    """Read a joined stream in another thread (a joiner touches no database)."""
-    received: list[dict] = []
-
-    def read() -> None:
-        try:
-            received.extend(stream)
-        finally:
-            stream.close()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    return reader, received
-
-
-def drain(stream: runs.TestStream) -> list[dict]:
+def drain(run: runs.OwnedRun) -> list[dict]:
     try:
-        return list(stream)
+        return list(run)
     finally:
-        stream.close()
+        run.close()
+
+
+def follow_to_the_end(instance, joined: list[dict], advance) -> list[dict]:
+    """What a joined page receives: the first answer, then each poll's, until the end;
+    ``advance()`` lets the owner run on between polls."""
+    received = list(joined)
+    while received[-1]["event"] == "follow":
+        follow = received.pop()
+        advance()
+        received += runs.follow(instance, follow["run"], follow["after"])
+    return received
 
 
 @pytest.mark.servers
@@ -64,29 +61,32 @@ class JoiningTests(BaseTestCase):
     def assert_joined_the_same_run(self) -> None:
         owner = runs.begin(self.pit, actor=self.member)
         events = iter(owner)
-        start = next(events)
-        assert start["joined"] is False
-        assert next(events)["step"]["name"] == "resolve"
-        assert next(events)["step"]["name"] == "tcp"  # the tarpit accepts; TLS then waits
-        joiner = runs.begin(self.pit, actor=self.admin)
-        assert joiner.joined
-        reader, received = follow_in_background(joiner)
-        owned = list(events)
+        owned = [next(events), next(events), next(events)]
+        assert owned[0]["joined"] is False
+        assert [e["step"]["name"] for e in owned[1:]] == ["resolve", "tcp"]  # TLS waits now
+        joined = runs.begin(self.pit, actor=self.admin)
+        assert isinstance(joined, list)  # at once: a joiner holds no thread
+        start, *so_far = joined
+        assert start["joined"] is True
+        assert start["started_by"] == "bob"
+        assert (start["run"], start["started_at"]) == (owned[0]["run"], owned[0]["started_at"])
+        assert so_far[:-1] == owned[1:]  # the steps reached before joining...
+        assert so_far[-1]["event"] == "follow"
+        assert so_far[-1]["after"] == 2
+
+        def advance() -> None:
+            with contextlib.suppress(StopIteration):
+                owned.append(next(events))
+
+        received = follow_to_the_end(self.pit, so_far, advance)  # ...then each new one
+        owned += list(events)
         owner.close()
-        reader.join(timeout=10)
-        assert not reader.is_alive()
-        joined_start, *joined_rest = received
-        assert joined_start["joined"] is True
-        assert joined_start["started_by"] == "bob"
-        assert joined_start["run"] == start["run"]
-        assert joined_start["started_at"] == start["started_at"]
-        # From the start, the steps reached before joining, then live: the same events.
-        assert [e["step"]["name"] for e in joined_rest if e["event"] == "step"] == STEPS
-        assert joined_rest[-1] == owned[-1]
-        assert joined_rest[-1]["event"] == "done"
-        assert joined_rest[-1]["report"]["status"] == "fail"
+        assert received == owned[1:]
+        assert [e["step"]["name"] for e in received if e["event"] == "step"] == STEPS
+        assert received[-1]["event"] == "done"
+        assert received[-1]["report"]["status"] == "fail"
         run = CheckRun.objects.get(instance=self.pit)  # stored once
-        assert joined_rest[-1]["check_run"] == run.pk
+        assert received[-1]["check_run"] == run.pk
         assert run.actor == self.member
         assert AuditEvent.objects.filter(action="connection_test", instance=self.pit).count() == 1
 
@@ -97,8 +97,8 @@ class JoiningTests(BaseTestCase):
         with override_settings(ZEKTOR_REDIS_URL=self.redis_server.url()):
             self.assert_joined_the_same_run()
 
-    def test_another_app_server_joins_through_redis(self):
-        """A second process follows the run this one owns, through Redis alone."""
+    def test_another_app_server_follows_the_run_through_redis(self):
+        """A second process finds and follows the run this one owns, through Redis alone."""
         url = self.redis_server.url()
         with override_settings(ZEKTOR_REDIS_URL=url):
             owner = runs.begin(self.pit, actor=self.member)
@@ -115,9 +115,8 @@ class JoiningTests(BaseTestCase):
             owned = list(events)
             owner.close()
             out, _ = follower.communicate(timeout=20)
-        followed = [json.loads(line) for line in out.splitlines()]
-        assert followed == owned
-        assert followed[-1]["check_run"] == CheckRun.objects.get(instance=self.pit).pk
+        assert [json.loads(line) for line in out.splitlines()] == owned
+        assert owned[-1]["check_run"] == CheckRun.objects.get(instance=self.pit).pk
 
     def test_a_second_test_after_the_first_ended_runs_anew(self):
         first = drain(runs.begin(self.pit, actor=self.member))
@@ -127,35 +126,52 @@ class JoiningTests(BaseTestCase):
         assert CheckRun.objects.filter(instance=self.pit).count() == 2
 
     def test_it_tells_joined_viewers_when_the_run_vanished(self):
-        """The owner's app server died: the joined page gets a clear end, not a hang."""
-        with override_settings(ZEKTOR_REDIS_URL=self.redis_server.url(), ZEKTOR_CHECK_TIMEOUT=1):
-            board = RedisBoard(self.redis_server.url())
+        """The owner's app server died mid-run: the joined page gets a clear end."""
+        url = self.redis_server.url()
+        with override_settings(ZEKTOR_REDIS_URL=url):
             info = RunInfo(
-                id="gone",
+                id=str(uuid.uuid4()),
+                key=f"instance:{self.pit.pk}",
                 started_by="bob",
                 started_at="2026-01-01T00:00:00+00:00",
                 timeout=1.0,
                 expires_at=time.time() + 1.0,
             )
-            log = board.take(f"instance:{self.pit.pk}", info)
+            log = RedisBoard(url).take(info)
             assert log is not None
             log.publish({"event": "step", "step": {"name": "resolve"}})
-            events = drain(runs.begin(self.pit, actor=self.admin))
-        assert events[0]["joined"] is True
-        assert events[1]["step"]["name"] == "resolve"
-        assert events[-1]["event"] == "lost"
-        assert "Run the test again" in events[-1]["message"]
+            joined = runs.begin(self.pit, actor=self.admin)
+            assert joined[0]["joined"] is True
+            received = follow_to_the_end(self.pit, joined[1:], lambda: time.sleep(0.5))
+        assert received[0]["step"]["name"] == "resolve"
+        assert received[-1]["event"] == "lost"
+        assert "Run the test again" in received[-1]["message"]
+
+    def test_it_follows_only_runs_of_the_instance_asked_for(self):
+        owner = runs.begin(self.pit, actor=self.member)
+        start = next(iter(owner))
+        try:
+            assert runs.follow(self.pg, start["run"])[-1]["event"] == "lost"
+            assert runs.follow(self.pit, str(uuid.uuid4()))[-1]["event"] == "lost"
+        finally:
+            owner.close()
 
 
 # A separate app server's view of the board: no Django settings, just Redis.
 FOLLOWER = """
-import json, sys
-from instances.checks.board import RedisBoard, RunInfo
-feed = RedisBoard(sys.argv[1]).join(sys.argv[2])
-print(feed.info.id, flush=True)
-for event in feed.events():
-    print(json.dumps(event), flush=True)
-feed.close()
+import json, sys, time
+from instances.checks.board import RedisBoard
+board = RedisBoard(sys.argv[1])
+info, seen = board.current(sys.argv[2]), 0
+print(info.id, flush=True)
+while True:
+    _, events = board.read(info.id, seen)
+    seen += len(events)
+    for event in events:
+        print(json.dumps(event), flush=True)
+    if any(event["event"] in ("done", "lost") for event in events):
+        break
+    time.sleep(0.1)
 """
 
 
@@ -196,13 +212,18 @@ class BoundTests(BaseTestCase):
         body = b"".join(ok.streaming_content).decode()
         assert json.loads(body.splitlines()[-1])["report"]["status"] == "ok"
 
-    def test_joining_takes_a_slot_too(self):
-        """A joined stream holds a request thread as well, so it counts against the bound."""
+    def test_joining_takes_no_slot(self):
+        """However many join, they hold no thread: over the bound they still join."""
         busy = runs.begin(self.pit, actor=self.admin)
         next(iter(busy))
         try:
-            with pytest.raises(runs.Busy):
-                runs.begin(self.pit, actor=self.member)
+            for _ in range(5):
+                joined = self.client.post(reverse("instance-test-run", args=["pit"]))
+                assert joined.status_code == 200
+                assert not joined.streaming
+                lines = [json.loads(line) for line in joined.content.decode().splitlines()]
+                assert lines[0]["joined"] is True
+                assert lines[-1]["url"].startswith(f"/instances/pit/test/runs/{lines[0]['run']}")
         finally:
             drain(busy)
 
@@ -266,3 +287,38 @@ def test_a_run_whose_browser_went_away_finishes_and_is_stored_once(
     while runs.SLOTS.in_use:  # the slot comes back once the run is stored
         assert time.monotonic() < deadline + 1
         time.sleep(0.05)
+
+
+@pytest.mark.servers
+@pytest.mark.django_db(transaction=True)
+def test_a_joined_page_follows_the_run_over_http(live_server, settings, pg_tls, tarpit):
+    """Real HTTP: the second tester's POST answers at once; its polls bring the rest."""
+    settings.ZEKTOR_CHECK_DENY_NETWORKS = ALLOW_LOOPBACK
+    settings.ZEKTOR_CHECK_TIMEOUT = 2.0
+    team = Team.objects.create(name="Live")
+    for username in ("dana", "eve"):
+        user = User.objects.create_user(username, password=f"a-long-password-for-{username}")
+        Membership.objects.create(user=user, team=team, role=Role.MEMBER)
+    instance = instance_on(pg_tls, team, "pit", port=tarpit.port)
+    dana, eve = PortalUser(live_server.url), PortalUser(live_server.url)
+    dana.login("dana", "a-long-password-for-dana")
+    eve.login("eve", "a-long-password-for-eve")
+    path = reverse("instance-test-run", args=["pit"])
+    owner = dana.stream(path)
+    owned = owner.events()
+    start = next(owned)
+    joined = eve.post(path)
+    assert joined.status == 200
+    lines = [json.loads(line) for line in joined.text.splitlines()]
+    assert lines[0]["joined"] is True
+    assert lines[0]["started_by"] == "dana"
+    while lines[-1]["event"] == "follow":
+        follow = lines.pop()
+        time.sleep(follow["poll_ms"] / 1000)
+        answer = eve.get(follow["url"])
+        assert answer.status == 200
+        lines += [json.loads(line) for line in answer.text.splitlines()]
+    rest = list(owned)
+    assert lines[0]["run"] == start["run"]
+    assert lines[1:] == rest
+    assert rest[-1]["check_run"] == CheckRun.objects.get(instance=instance).pk

@@ -67,6 +67,7 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     "instances/<slug:name>/copy": (_signed_in(405), _members_only()),
     "instances/<slug:name>/test/": (_team_page(), _signed_in(405)),
     "instances/<slug:name>/test": (_signed_in(405), _members_only()),
+    "instances/<slug:name>/test/runs/<uuid:run>": (_members_only(), _signed_in(405)),
     "instances/<slug:name>/rotate/": (_admins_only(200), _admins_only(302)),
     "instances/<slug:name>/rotate/clients": (_signed_in(405), _admins_only(200)),
     "instances/<slug:name>/rotations/progress.json": (_admins_only(200), _signed_in(405)),

@@ -47,6 +47,7 @@ def sample_values(
     return {
         "name": instance_name,
         "uid": rotation_uid or "00000000-0000-0000-0000-000000000000",
+        "run": "00000000-0000-0000-0000-000000000000",
         "team_id": team_id,
         "object_id": user_id,
         "id": user_id,

@@ -1,10 +1,10 @@
-"""Where a running connection test is found and followed: one run per instance at a time.
+"""Where a running connection test is found and read: one run per instance at a time.
 
-The process that takes an instance's slot on the board runs the test and publishes its
-events; everyone else who asks for a test of that instance meanwhile follows those events,
-from the first one, then live. With ``REDIS_URL`` set the board is in Redis (a key with
-expiry per instance, a list of events per run and a pub/sub channel that says "more"), so
-every app server shares it; otherwise it lives in this process."""
+The process that takes an instance's place on the board runs the test and appends its
+events to the run's log; anyone else who asks for a test of that instance meanwhile reads
+that log: from the first event, then the new ones as they come. With ``REDIS_URL`` set the
+board is in Redis (a key with expiry per instance, a list with expiry per run), so every
+app server shares it; otherwise it lives in this process."""
 
 from __future__ import annotations
 
@@ -13,15 +13,14 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import redis
 from django.conf import settings
 
 KEY_PREFIX = "zektor:check-runs:"
-# How long a follower waits for the next event before it checks its deadline again.
-POLL_SECONDS = 1.0
+# How long a run's events stay readable after its deadline, for followers polling late.
+KEEP_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -29,10 +28,11 @@ class RunInfo:
     """What followers are told about the run they joined."""
 
     id: str
+    key: str  # the instance's place on the board
     started_by: str
     started_at: str  # ISO 8601
     timeout: float
-    expires_at: float  # wall-clock seconds: past this, nobody waits for the run any more
+    expires_at: float  # wall-clock seconds: the run is over by then, whatever happened
 
     def remaining(self) -> float:
         return self.expires_at - time.time()
@@ -46,178 +46,148 @@ class Log(ABC):
 
     @abstractmethod
     def release(self) -> None:
-        """Free the instance's slot (the events stay readable until the run expires)."""
-
-
-class Feed(ABC):
-    """A follower's side: every event of the run so far, then each new one, until the run
-    publishes ``done`` or its time is up."""
-
-    def __init__(self, info: RunInfo) -> None:
-        self.info = info
-
-    @abstractmethod
-    def events(self) -> Iterator[dict]: ...
-
-    def close(self) -> None:  # noqa: B027 (followers with nothing to close keep the default)
-        pass
+        """Free the instance's place (the events stay readable for ``KEEP_SECONDS``)."""
 
 
 class Board(ABC):
     @abstractmethod
-    def take(self, key: str, info: RunInfo) -> Log | None:
-        """The new run's log if nobody runs a test of ``key`` now, else None."""
+    def take(self, info: RunInfo) -> Log | None:
+        """The new run's log if nobody runs a test of ``info.key`` now, else None."""
 
     @abstractmethod
-    def join(self, key: str) -> Feed | None:
-        """The feed of the run of ``key`` going on now, or None if there is none."""
+    def current(self, key: str) -> RunInfo | None:
+        """The run of ``key`` going on now, if any."""
 
-
-def is_last(event: dict) -> bool:
-    return event.get("event") in ("done", "lost")
+    @abstractmethod
+    def read(self, run_id: str, after: int) -> tuple[RunInfo | None, list[dict]]:
+        """The run (None once forgotten) and its events from number ``after`` on."""
 
 
 # ------------------------------------------------------------------ in this process
 
 
-class _LocalRun(Log, Feed):
-    def __init__(self, board: LocalBoard, key: str, info: RunInfo) -> None:
-        Feed.__init__(self, info)
-        self._board, self._key = board, key
-        self._events: list[dict] = []
-        self._changed = threading.Condition()
+class _LocalRun(Log):
+    def __init__(self, board: LocalBoard, info: RunInfo) -> None:
+        self.board, self.info = board, info
+        self.events: list[dict] = []
 
     def publish(self, event: dict) -> None:
-        with self._changed:
-            self._events.append(event)
-            self._changed.notify_all()
+        with self.board.lock:
+            self.events.append(event)
 
     def release(self) -> None:
-        self._board.forget(self._key, self)
-
-    def events(self) -> Iterator[dict]:
-        seen = 0
-        while True:
-            with self._changed:
-                if len(self._events) == seen:
-                    self._changed.wait(timeout=max(0.0, self.info.remaining()))
-                new = self._events[seen:]
-            if not new:
-                if self.info.remaining() <= 0:
-                    return  # the run's time is up
-                continue
-            seen += len(new)
-            for event in new:
-                yield event
-                if is_last(event):
-                    return
+        with self.board.lock:
+            if self.board.owners.get(self.info.key) is self:
+                del self.board.owners[self.info.key]
 
 
 class LocalBoard(Board):
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        self.owners: dict[str, _LocalRun] = {}
         self._runs: dict[str, _LocalRun] = {}
 
-    def take(self, key: str, info: RunInfo) -> Log | None:
-        with self._lock:
-            if self._current(key) is not None:
+    def take(self, info: RunInfo) -> Log | None:
+        with self.lock:
+            self._forget_old()
+            if info.key in self.owners:
                 return None
-            run = self._runs[key] = _LocalRun(self, key, info)
+            run = self.owners[info.key] = self._runs[info.id] = _LocalRun(self, info)
             return run
 
-    def join(self, key: str) -> Feed | None:
-        with self._lock:
-            return self._current(key)
+    def current(self, key: str) -> RunInfo | None:
+        with self.lock:
+            self._forget_old()
+            run = self.owners.get(key)
+            return run.info if run else None
 
-    def forget(self, key: str, run: _LocalRun) -> None:
-        with self._lock:
-            if self._runs.get(key) is run:
-                del self._runs[key]
+    def read(self, run_id: str, after: int) -> tuple[RunInfo | None, list[dict]]:
+        with self.lock:
+            run = self._runs.get(run_id)
+            return (run.info, run.events[after:]) if run else (None, [])
 
-    def _current(self, key: str) -> _LocalRun | None:
-        run = self._runs.get(key)
-        if run is not None and run.info.remaining() <= 0:  # its owner never released it
-            del self._runs[key]
-            return None
-        return run
+    def _forget_old(self) -> None:
+        now = time.time()
+        for key, run in list(self.owners.items()):
+            if run.info.expires_at <= now:  # its owner never released it
+                del self.owners[key]
+        for run_id, run in list(self._runs.items()):
+            if run.info.expires_at + KEEP_SECONDS <= now:
+                del self._runs[run_id]
 
 
 # ------------------------------------------------------------------------- in Redis
 
+# Take the instance's key and describe the run in one step, so that whoever finds the run
+# can read it at once.
+_TAKE = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
 # Delete the instance's key only if it still names this run (it may have expired and been
 # taken by another run since).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 
 
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
 class _RedisLog(Log):
-    def __init__(self, client: redis.Redis, key: str, info: RunInfo, value: str) -> None:
-        self._client, self._key, self._info, self._value = client, key, info, value
-        self._events, self._channel = _events_key(info.id), _channel(info.id)
+    def __init__(self, client: redis.Redis, info: RunInfo, value: str) -> None:
+        self._client, self._info, self._value = client, info, value
 
     def publish(self, event: dict) -> None:
-        ttl_ms = max(1, round(self._info.remaining() * 1000))
+        events = _events_key(self._info.id)
         pipe = self._client.pipeline(transaction=True)
-        pipe.rpush(self._events, json.dumps(event, ensure_ascii=False))
-        pipe.pexpire(self._events, ttl_ms)
-        pipe.publish(self._channel, b"1")
+        pipe.rpush(events, json.dumps(event, ensure_ascii=False))
+        pipe.pexpire(events, _ms(self._info.remaining() + KEEP_SECONDS))
         pipe.execute()
 
     def release(self) -> None:
-        self._client.eval(_RELEASE, 1, self._key, self._value)
-
-
-class _RedisFeed(Feed):
-    def __init__(self, client: redis.Redis, info: RunInfo) -> None:
-        super().__init__(info)
-        self._client = client
-        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
-
-    def events(self) -> Iterator[dict]:
-        # Subscribe before reading the list, so nothing published in between is missed;
-        # the message only says "more", the events themselves are read from the list.
-        self._pubsub.subscribe(_channel(self.info.id))
-        seen = 0
-        while True:
-            new = self._client.lrange(_events_key(self.info.id), seen, -1)
-            for raw in new:
-                event = json.loads(raw)
-                yield event
-                if is_last(event):
-                    return
-            seen += len(new)
-            remaining = self.info.remaining()
-            if remaining <= 0:
-                return
-            self._pubsub.get_message(timeout=min(POLL_SECONDS, remaining))
-
-    def close(self) -> None:
-        self._pubsub.close()
+        self._client.eval(_RELEASE, 1, _owner_key(self._info.key), self._value)
 
 
 class RedisBoard(Board):
     def __init__(self, url: str) -> None:
         self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
-    def take(self, key: str, info: RunInfo) -> Log | None:
+    def take(self, info: RunInfo) -> Log | None:
         value = json.dumps(asdict(info))
-        ttl_ms = max(1, round(info.remaining() * 1000))
-        if not self._client.set(KEY_PREFIX + key, value, nx=True, px=ttl_ms):
+        keys = (_owner_key(info.key), _info_key(info.id))
+        ttls = (_ms(info.remaining()), _ms(info.remaining() + KEEP_SECONDS))
+        if not self._client.eval(_TAKE, 2, *keys, value, *ttls):
             return None
-        return _RedisLog(self._client, KEY_PREFIX + key, info, value)
+        return _RedisLog(self._client, info, value)
 
-    def join(self, key: str) -> Feed | None:
-        value = self._client.get(KEY_PREFIX + key)
-        if value is None:
-            return None
-        return _RedisFeed(self._client, RunInfo(**json.loads(value)))
+    def current(self, key: str) -> RunInfo | None:
+        return _info(self._client.get(_owner_key(key)))
+
+    def read(self, run_id: str, after: int) -> tuple[RunInfo | None, list[dict]]:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.get(_info_key(run_id))
+        pipe.lrange(_events_key(run_id), after, -1)
+        value, events = pipe.execute()
+        return _info(value), [json.loads(event) for event in events]
+
+
+def _info(value: bytes | None) -> RunInfo | None:
+    return RunInfo(**json.loads(value)) if value is not None else None
+
+
+def _owner_key(key: str) -> str:
+    return f"{KEY_PREFIX}owner:{key}"
+
+
+def _info_key(run_id: str) -> str:
+    return f"{KEY_PREFIX}info:{run_id}"
 
 
 def _events_key(run_id: str) -> str:
     return f"{KEY_PREFIX}events:{run_id}"
-
-
-def _channel(run_id: str) -> str:
-    return f"{KEY_PREFIX}more:{run_id}"
 
 
 _LOCAL = LocalBoard()
@@ -228,7 +198,7 @@ def _redis_board(url: str) -> RedisBoard:
     return RedisBoard(url)
 
 
-def current() -> Board:
+def active() -> Board:
     """Redis when ``REDIS_URL`` is set (shared by every app server), else this process."""
     url = settings.ZEKTOR_REDIS_URL
     return _redis_board(url) if url else _LOCAL

@@ -1,11 +1,12 @@
 """Connection tests asked for from the web: one run per instance, a bound per process.
 
-A test asked for while another of the same instance runs (here or on another app server)
-joins it and streams the same events instead of starting a second one. Every streamed
-test, run or joined, holds a request thread until it ends, so a process streams at most
-``ZEKTOR_CHECK_CONCURRENCY`` of them; one more is refused at once (``Busy``, with the
-seconds until a slot frees) rather than queued, so pages always find a free thread. A run
-whose listeners all went away still finishes within its deadline and is stored once.
+A run streams its steps to whoever started it and holds that request's thread until it
+ends, so a process runs at most ``ZEKTOR_CHECK_CONCURRENCY`` of them; one more is refused
+at once (``Busy``, with the seconds until a slot frees) rather than queued, so pages always
+find a free thread. A test asked for while another of the same instance runs (here or on
+another app server) joins it instead: it gets the events so far at once, then polls for
+the next ones (``follow``), holding no thread in between, however many join. A run whose
+listener went away still finishes within its deadline and is stored once.
 ``check_instances`` runs its checks directly, with its own concurrency, outside this bound."""
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from instances.models import Instance
 
 # Beyond the test's own deadline: each step's grace, and storing the run.
 MARGIN_SECONDS = len(STEP_NAMES) * GRACE_SECONDS + 3.0
+# How often a follower asks for new events: a short request each, no thread held between.
+POLL = {"poll_ms": 1000}
 LOST_MESSAGE = (
     "The test this page joined stopped without a result (its app server went away). "
     "Run the test again."
@@ -36,7 +39,7 @@ LOST_MESSAGE = (
 
 
 class Busy(Exception):
-    """This process streams as many tests as it may; ``retry_after`` seconds until one ends."""
+    """This process runs as many tests as it may; ``retry_after`` seconds until one ends."""
 
     def __init__(self, running: int, retry_after: int) -> None:
         self.running, self.retry_after = running, retry_after
@@ -48,7 +51,7 @@ class Busy(Exception):
 
 
 class Slots:
-    """At most ``limit`` streams at once in this process. A slot is expected back within
+    """At most ``limit`` runs at once in this process. A slot is expected back within
     ``seconds`` (what ``Busy.retry_after`` counts on); one still held ``MARGIN_SECONDS``
     later (a response never closed) frees itself, so the bound cannot leak away."""
 
@@ -89,48 +92,33 @@ class Slot:
 SLOTS = Slots()
 
 
-class TestStream:
-    """The events one listener receives: ``start``, each ``step``, then ``done`` (with the
-    report and the stored run's id) or, for a joined run that vanished, ``lost``. Iterate
-    it; the web server's ``close()`` ends it (an owned run still finishes first)."""
-
-    def __init__(self, info: boards.RunInfo, slot: Slot, *, joined: bool) -> None:
-        self.info, self.joined = info, joined
-        self._slot = slot
-
-    def start_event(self) -> dict:
-        return {
-            "event": "start",
-            "steps": list(STEP_NAMES),
-            "timeout": self.info.timeout,
-            "run": self.info.id,
-            "joined": self.joined,
-            "started_by": self.info.started_by,
-            "started_at": self.info.started_at,
-        }
-
-    def __iter__(self) -> Iterator[dict]:
-        yield self.start_event()
-        yield from self._events()
-
-    def _events(self) -> Iterator[dict]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        self._slot.release()
+def _start_event(info: boards.RunInfo, *, joined: bool) -> dict:
+    return {
+        "event": "start",
+        "steps": list(STEP_NAMES),
+        "timeout": info.timeout,
+        "run": info.id,
+        "joined": joined,
+        "started_by": info.started_by,
+        "started_at": info.started_at,
+    }
 
 
-class _OwnedStream(TestStream):
-    """Runs the test in this thread, publishing each event for joiners as it goes."""
+class OwnedRun:
+    """A test run in this request's thread: iterate it for its events (``start``, each
+    ``step``, then ``done`` with the report and the stored run's id), each published for
+    joiners as it happens. ``close()`` (the web server's, when the browser went away too)
+    finishes the run within its deadline, stores it, and frees the slot."""
 
     def __init__(
         self, info: boards.RunInfo, slot: Slot, check: InstanceCheck, log: boards.Log
     ) -> None:
-        super().__init__(info, slot, joined=False)
-        self._check, self._log = check, log
+        self.info = info
+        self._slot, self._check, self._log = slot, check, log
         self._produced = self._produce()
 
-    def _events(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[dict]:
+        yield _start_event(self.info, joined=False)
         # Not ``yield from``: a listener that stops must not stop the run for the others.
         for event in self._produced:  # noqa: UP028
             yield event
@@ -149,7 +137,7 @@ class _OwnedStream(TestStream):
                 "check_run": stored.pk if stored else None,
             }
         finally:
-            self._log.publish(last)  # joiners stop waiting, whatever happened
+            self._log.publish(last)  # followers stop waiting, whatever happened
             self._log.release()
         yield last
 
@@ -158,60 +146,72 @@ class _OwnedStream(TestStream):
             for _ in self._produced:  # nobody listens any more: finish within the deadline
                 pass
         finally:
-            super().close()
+            self._slot.release()
 
 
-class _JoinedStream(TestStream):
-    def __init__(self, slot: Slot, feed: boards.Feed) -> None:
-        super().__init__(feed.info, slot, joined=True)
-        self._feed = feed
+def follow(instance: Instance, run_id: str, after: int = 0) -> list[dict]:
+    """The events of a run of ``instance`` from number ``after`` on, at once: a follower
+    holds no thread while it waits. Unless the run ended they end with ``follow``, which
+    says from which number to ask again, and when."""
+    info, events = boards.active().read(run_id, after)
+    if info is None or info.key != _key(instance):
+        return [{"event": "lost", "message": LOST_MESSAGE}]
+    if any(event["event"] in ("done", "lost") for event in events):
+        return events
+    if info.remaining() <= 0:  # its app server went away before storing a result
+        return [*events, {"event": "lost", "message": LOST_MESSAGE}]
+    return [*events, {"event": "follow", "run": run_id, "after": after + len(events), **POLL}]
 
-    def _events(self) -> Iterator[dict]:
-        for event in self._feed.events():
-            yield event
-            if boards.is_last(event):
-                return
-        yield {"event": "lost", "message": LOST_MESSAGE}
 
-    def close(self) -> None:
+def begin(instance: Instance, *, actor, request: HttpRequest | None = None) -> OwnedRun | list:
+    """Start a test of ``instance`` (an ``OwnedRun`` to stream), or join the one running
+    now (its events so far, as ``follow`` returns them, after a ``start`` that says whose
+    run it is). Raises ``Busy`` when this process runs its maximum, ``DecryptionError``
+    when the password cannot be opened."""
+    board, key = boards.active(), _key(instance)
+    while True:  # the run found may end between take() and current(): then take again
+        running = board.current(key)
+        if running is not None:
+            return [_start_event(running, joined=True), *follow(instance, running.id)]
+        timeout = float(settings.ZEKTOR_CHECK_TIMEOUT)
+        slot = SLOTS.take(settings.ZEKTOR_CHECK_CONCURRENCY, timeout)
         try:
-            self._feed.close()
-        finally:
-            super().close()
-
-
-def begin(instance: Instance, *, actor, request: HttpRequest | None = None) -> TestStream:
-    """Start a test of ``instance`` or join the one running now. Raises ``Busy`` when this
-    process streams its maximum, ``DecryptionError`` when the password cannot be opened."""
-    timeout = float(settings.ZEKTOR_CHECK_TIMEOUT)
-    slot = SLOTS.take(settings.ZEKTOR_CHECK_CONCURRENCY, timeout)
-    try:
-        return _own_or_join(instance, actor, request, slot, timeout)
-    except BaseException:
+            owned = _own(board, key, instance, actor, request, slot, timeout)
+        except BaseException:
+            slot.release()
+            raise
+        if owned is not None:
+            return owned
         slot.release()
+
+
+def _own(
+    board: boards.Board,
+    key: str,
+    instance: Instance,
+    actor,
+    request: HttpRequest | None,
+    slot: Slot,
+    timeout: float,
+) -> OwnedRun | None:
+    info = boards.RunInfo(
+        id=str(uuid.uuid4()),
+        key=key,
+        started_by=actor.get_username() if actor else "",
+        started_at=timezone.now().isoformat(timespec="seconds"),
+        timeout=timeout,
+        expires_at=time.time() + timeout + MARGIN_SECONDS,
+    )
+    log = board.take(info)
+    if log is None:
+        return None  # someone else started one just now
+    try:
+        check = InstanceCheck(instance, actor=actor, request=request, timeout=timeout)
+    except BaseException:
+        log.release()
         raise
+    return OwnedRun(info, slot, check, log)
 
 
-def _own_or_join(
-    instance: Instance, actor, request: HttpRequest | None, slot: Slot, timeout: float
-) -> TestStream:
-    board, key = boards.current(), f"instance:{instance.pk}"
-    while True:  # the run found may end between take() and join(): then take again
-        info = boards.RunInfo(
-            id=uuid.uuid4().hex,
-            started_by=actor.get_username() if actor else "",
-            started_at=timezone.now().isoformat(timespec="seconds"),
-            timeout=timeout,
-            expires_at=time.time() + timeout + MARGIN_SECONDS,
-        )
-        log = board.take(key, info)
-        if log is not None:
-            try:
-                check = InstanceCheck(instance, actor=actor, request=request, timeout=timeout)
-            except BaseException:
-                log.release()
-                raise
-            return _OwnedStream(info, slot, check, log)
-        feed = board.join(key)
-        if feed is not None:
-            return _JoinedStream(slot, feed)
+def _key(instance: Instance) -> str:
+    return f"instance:{instance.pk}"

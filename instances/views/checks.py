@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.exceptions import Ratelimited
@@ -93,7 +95,7 @@ def run_test(request: HttpRequest, name: str) -> HttpResponse:
     ):
         return rate_limited(request, Ratelimited())
     try:
-        stream = runs.begin(instance, actor=request.user, request=request)
+        run = runs.begin(instance, actor=request.user, request=request)
     except runs.Busy as busy:
         response = HttpResponse(str(busy), status=429, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = str(busy.retry_after)
@@ -101,20 +103,47 @@ def run_test(request: HttpRequest, name: str) -> HttpResponse:
     except DecryptionError:
         message = decryption_message(instance, key_id_of(instance.password_sealed))
         return HttpResponse(message, status=500, content_type="text/plain; charset=utf-8")
-    response = StreamingHttpResponse(_Lines(stream), content_type=NDJSON)
+    if isinstance(run, list):  # joined someone else's run: its events so far
+        return _ndjson(name, run)
+    response = StreamingHttpResponse(_Lines(name, run), content_type=NDJSON)
     response["X-Accel-Buffering"] = "no"  # let proxies pass each line on at once
     return response
 
 
-class _Lines:
-    """The test's events as NDJSON, one object per line. The web server's close() reaches
-    the stream, so a run still finishes and is stored when the browser goes away."""
+@login_required
+@require_GET
+def follow_test(request: HttpRequest, name: str, run: UUID) -> HttpResponse:
+    """The next events of a run this page joined (reads the board, contacts nothing)."""
+    instance, _ = get_instance_for(request.user, name, Role.MEMBER)
+    after = request.GET.get("after", "0")
+    if not after.isdigit():
+        return HttpResponse(
+            "after must be a whole number", status=400, content_type="text/plain; charset=utf-8"
+        )
+    return _ndjson(name, runs.follow(instance, str(run), int(after)))
 
-    def __init__(self, stream: runs.TestStream) -> None:
-        self.stream = stream
+
+def _line(name: str, event: dict) -> str:
+    """One event as a line of NDJSON; a ``follow`` event gets the URL to ask next."""
+    if event["event"] == "follow":
+        url = reverse("instance-test-follow", args=[name, event["run"]])
+        event = {**event, "url": f"{url}?after={event['after']}"}
+    return json.dumps(event, ensure_ascii=False) + "\n"
+
+
+def _ndjson(name: str, events: list[dict]) -> HttpResponse:
+    return HttpResponse("".join(_line(name, event) for event in events), content_type=NDJSON)
+
+
+class _Lines:
+    """A run's events as they happen. The web server's close() reaches the run, so it
+    still finishes and is stored when the browser goes away."""
+
+    def __init__(self, name: str, run: runs.OwnedRun) -> None:
+        self.name, self.run = name, run
 
     def __iter__(self) -> Iterator[str]:
-        return (json.dumps(event, ensure_ascii=False) + "\n" for event in self.stream)
+        return (_line(self.name, event) for event in self.run)
 
     def close(self) -> None:
-        self.stream.close()
+        self.run.close()

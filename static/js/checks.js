@@ -1,8 +1,8 @@
 // Connection test: POSTs the form, reads the NDJSON stream and fills in each step as it
 // arrives (status as text and symbol, time, message, hint), then the TLS and server details.
-// A test of an instance someone is testing already joins that run (the page says whose);
-// a server that streams as many tests as it may answers 429 with Retry-After, and the
-// button waits that long.
+// A test of an instance someone is testing already joins that run (the page says whose)
+// and polls for its next steps; a server that runs as many tests as it may answers 429
+// with Retry-After, and the button waits that long.
 const LABELS = {
   ok: "✓ OK",
   warn: "! Warning",
@@ -45,12 +45,32 @@ async function runTest(form, container) {
       summary.textContent = await failureText(response);
       return;
     }
-    for await (const event of readLines(response.body)) handle(event, container, summary);
+    let next = await readAll(response, container, summary);
+    while (next) {
+      // Joined someone else's run: ask for its next steps now and then (no request waits).
+      await new Promise((resolve) => setTimeout(resolve, next.poll_ms));
+      const more = await fetch(next.url, {
+        credentials: "same-origin",
+        headers: { Accept: "application/x-ndjson" },
+      });
+      if (!more.ok) throw new Error(`HTTP ${more.status}`);
+      next = await readAll(more, container, summary);
+    }
   } catch (error) {
     summary.textContent = `The test could not finish: ${error.message}`;
   } finally {
     setTimeout(() => (button.disabled = false), Math.min(retryAfter, 60) * 1000);
   }
+}
+
+// Handles every event of a response; returns its "follow" event (where to ask next), if any.
+async function readAll(response, container, summary) {
+  let next = null;
+  for await (const event of readLines(response.body)) {
+    if (event.event === "follow") next = event;
+    else handle(event, container, summary);
+  }
+  return next;
 }
 
 async function failureText(response) {
