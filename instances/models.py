@@ -185,6 +185,7 @@ class RotationState(models.TextChoices):
     VERIFIED = "verified", "Verified with a fresh login"
     PROMOTED = "promoted", "Promoted to current"
     GRACE = "grace", "Old password in grace period"
+    UNDOING = "undoing", "Being undone"
     DONE = "done", "Done"
     UNDONE = "undone", "Undone"
     NEEDS_ATTENTION = "needs_attention", "Needs attention"
@@ -211,6 +212,11 @@ class Rotation(SealedFieldsMixin, models.Model):
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Who acts on the server for this rotation now, until when (instances/rotation/lease.py).
+    lease_owner = models.CharField(max_length=150, blank=True, editable=False)
+    lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    lease_since = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -8,9 +8,10 @@ login with the new one worked. Every step is idempotent: when a run stops anywhe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from types import ModuleType
 
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from instances.audit import record
 from instances.models import AuditEvent, Engine, Instance, Rotation, RotationState
-from instances.rotation import postgresql, valkey
+from instances.rotation import lease, postgresql, valkey
 from instances.rotation.errors import (
     LoginRefused,
     RotationError,
@@ -85,6 +86,11 @@ def transitions(rotation: Rotation) -> QuerySet[AuditEvent]:
     ).order_by("created_at", "id")
 
 
+def _who(request: HttpRequest | None) -> str:
+    user = request.user if request else None
+    return user.get_username() if user and user.is_authenticated else COMMAND_ACTOR
+
+
 def _by(request: HttpRequest | None) -> dict:
     """Who acts: the signed-in user of a request, else the management command."""
     return {"request": request} if request else {"actor_name": COMMAND_ACTOR}
@@ -143,7 +149,9 @@ class _Conflict(Exception):
 
 class Machine:
     """Runs one rotation's steps; `checkpoint(name)` is called after each recorded step
-    and once right after the server changed (tests raise there to simulate a crash)."""
+    and once right after the server changed (tests raise there to simulate a crash).
+    ``run`` and ``undo`` first take the rotation's lease and re-read it and its instance,
+    so they act on what is true now, never on a snapshot another actor has moved on."""
 
     def __init__(
         self,
@@ -157,9 +165,26 @@ class Machine:
         self.engine = engine_for(self.instance)
         self.request = request
         self.checkpoint = checkpoint or (lambda name: None)
-        live = not rotation.finished  # finished rotations no longer hold secrets
-        self.old = rotation.unseal("old_sealed") if live else ""
-        self.pending = rotation.unseal("pending_sealed") if live else ""
+        self._token = ""
+        self._unseal()
+
+    def _unseal(self) -> None:
+        live = not self.rotation.finished  # finished rotations no longer hold secrets
+        self.old = self.rotation.unseal("old_sealed") if live else ""
+        self.pending = self.rotation.unseal("pending_sealed") if live else ""
+
+    @contextlib.contextmanager
+    def _leased(self) -> Iterator[None]:
+        """Hold the lease (``lease.RotationBusy`` if another actor does) on fresh rows."""
+        self._token = lease.take(self.rotation, _who(self.request))
+        try:
+            self.rotation.refresh_from_db()
+            self.instance.refresh_from_db()
+            self._unseal()
+            yield
+        finally:
+            lease.release(self.rotation, self._token)
+            self._token = ""
 
     # ---------------------------------------------------------------- driving
 
@@ -172,26 +197,33 @@ class Machine:
             RotationState.PROMOTED: self._after_promotion,
             RotationState.GRACE: lambda: self._end_grace(finish_grace),
             RotationState.NEEDS_ATTENTION: self._resolve,
+            RotationState.UNDOING: self._roll_back,  # an undo that was interrupted
         }
-        first = True
-        while not self.rotation.finished:
-            if self.rotation.state == RotationState.NEEDS_ATTENTION and not first:
-                break
-            first = False
-            if not self._attempt(steps[self.rotation.state]):
-                break
-            self.checkpoint(self.rotation.state)
+        with self._leased():
+            first = True
+            while not self.rotation.finished:
+                if self.rotation.state == RotationState.NEEDS_ATTENTION and not first:
+                    break
+                first = False
+                if not self._attempt(steps[self.rotation.state]):
+                    break
+                self.checkpoint(self.rotation.state)
         return self.rotation
 
     def undo(self) -> Rotation:
-        """Roll back a rotation whose new password was not promoted yet."""
-        if self.rotation.finished:
-            return self.rotation
-        if self.instance.password == self.pending:
-            raise RotationRefused(
-                "The new password is already the stored one; finish the rotation instead."
-            )
-        self._attempt(self._roll_back)
+        """Roll back a rotation whose new password was not promoted yet: recorded as
+        ``undoing`` before the server is touched, so nobody applies or promotes meanwhile."""
+        with self._leased():
+            if self.rotation.finished:
+                return self.rotation
+            if self.instance.password == self.pending:
+                raise RotationRefused(
+                    "The new password is already the stored one; finish the rotation instead."
+                )
+            if self.rotation.state != RotationState.UNDOING:
+                self._move(RotationState.UNDOING, "rotation_undo_started")
+                self.checkpoint(RotationState.UNDOING)
+            self._attempt(self._roll_back)
         return self.rotation
 
     def _attempt(self, step: Callable[[], bool]) -> bool:
@@ -340,11 +372,19 @@ class Machine:
     def _move(
         self, state: str, action: str, *, fields: dict | None = None, outcome: str = "ok", **detail
     ) -> bool:
-        """Compare-and-set the state and record it, in one transaction."""
-        changes = {"state": state, "updated_at": timezone.now(), **(fields or {})}
+        """Compare-and-set the state and record it, in one transaction, while this actor's
+        lease is the rotation's (and renew it)."""
+        changes = {
+            "state": state,
+            "updated_at": timezone.now(),
+            **(fields or {}),
+            **lease.renewal(),
+        }
         rotation = self.rotation
         with transaction.atomic():
-            moved = Rotation.objects.filter(pk=rotation.pk, state=rotation.state).update(**changes)
+            moved = Rotation.objects.filter(
+                pk=rotation.pk, state=rotation.state, lease_token=self._token
+            ).update(**changes)
             if not moved:
                 raise _Conflict
             for name, value in changes.items():
@@ -370,4 +410,10 @@ def advance(
 def finish_due() -> list[Rotation]:
     """End every grace period that is over (for cron: `rotate_password --finish-due`)."""
     due = Rotation.objects.filter(state=RotationState.GRACE, grace_until__lte=timezone.now())
-    return [Machine(rotation).run() for rotation in due.select_related("instance")]
+    finished = []
+    for rotation in due.select_related("instance"):
+        try:
+            finished.append(Machine(rotation).run())
+        except lease.RotationBusy as busy:  # someone finishes it right now
+            logger.info("rotation %s of %s: %s", rotation.uid, rotation.instance.name, busy)
+    return finished

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from instances.access import get_instance_for
 from instances.audit import record
 from instances.models import Instance, Role, Rotation, RotationState
-from instances.rotation import machine
+from instances.rotation import lease, machine
 from instances.rotation.errors import RotationError
 
 GRACE_CHOICES = [
@@ -32,6 +32,7 @@ UNDOABLE_STATES = (
     RotationState.APPLIED,
     RotationState.VERIFIED,
     RotationState.NEEDS_ATTENTION,
+    RotationState.UNDOING,
 )
 
 
@@ -125,7 +126,11 @@ def rotation_clients(request: HttpRequest, name: str) -> HttpResponse:
 def _run(request: HttpRequest, rotation: Rotation, step) -> HttpResponse:
     """Take steps; allow one reveal when the new password became the stored one just now."""
     before = rotation.state
-    rotation = step()
+    try:
+        rotation = step()
+    except lease.RotationBusy as busy:
+        messages.error(request, str(busy))
+        return redirect("rotation-detail", rotation.instance.name, rotation.uid)
     promoted_now = before not in REVEALABLE_STATES and rotation.state in REVEALABLE_STATES
     if promoted_now:
         request.session[REVEAL_KEY] = str(rotation.uid)
@@ -160,6 +165,7 @@ def rotation_detail(request: HttpRequest, name: str, uid: UUID) -> HttpResponse:
         "steps": machine.transitions(rotation).select_related("actor"),
         "can_reveal": _can_reveal(request, instance, rotation),
         "can_undo": rotation.state in UNDOABLE_STATES,
+        "busy": lease.holder(rotation),
     }
     return render(request, "instances/rotation_detail.html", context)
 
@@ -186,7 +192,7 @@ def rotation_undo(request: HttpRequest, name: str, uid: UUID) -> HttpResponse:
     _, _, rotation = _rotation_for(request, name, uid)
     try:
         machine.Machine(rotation, request=request).undo()
-    except machine.RotationRefused as exc:
+    except (machine.RotationRefused, lease.RotationBusy) as exc:
         messages.error(request, str(exc))
     return redirect("rotation-detail", name, uid)
 

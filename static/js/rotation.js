@@ -50,6 +50,7 @@ const LABELS = {
   rotation_grace: "Old password kept for the grace period",
   rotation_old_revoked: "Old password removed",
   rotation_done: "Done",
+  rotation_undo_started: "Undo started",
   rotation_undone: "Undone",
   rotation_needs_attention: "Needs attention",
 };

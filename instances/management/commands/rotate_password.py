@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from instances.models import Instance, Rotation, RotationState
-from instances.rotation import machine
+from instances.rotation import lease, machine
 
 
 def summary(rotation: Rotation, resumed: bool) -> dict[str, Any]:
@@ -93,6 +93,8 @@ class Command(BaseCommand):
             return machine.advance(current, finish_grace=options["finish_now"]), True
         except machine.RotationRefused as exc:
             raise CommandError(str(exc), returncode=2) from None
+        except lease.RotationBusy as exc:  # another actor is at it: not bad usage
+            raise CommandError(str(exc), returncode=1) from None
 
     def _report(self, report: dict | list, as_json: bool) -> None:
         if as_json:
