@@ -5,14 +5,17 @@ password that logs in."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
+import pytest
 from django.core.management import CommandError
+from django.db import connection
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from instances.models import Role, Rotation, RotationState
+from instances.models import Role, Rotation, RotationState, Team
 from instances.rotation import lease, machine
 from tests.base import instance_on
 from tests.rotation_support import Crash, crash_at, logs_in
@@ -215,3 +218,37 @@ class UndoStateTests(RaceTestCase):
         rotation.refresh_from_db()
         self.assertEqual(rotation.state, RotationState.CREATED)
         self.assertTrue(logs_in(server, HOSTILE_PASSWORD), "nothing was done")
+
+
+@pytest.mark.servers
+@pytest.mark.django_db(transaction=True)
+def test_two_threads_pressing_at_once_apply_once(settings, make_pg):
+    """Real concurrency: two requests on two database connections at the same moment."""
+    settings.ZEKTOR_CHECK_DENY_NETWORKS = []
+    team = Team.objects.create(name="Race")
+    server = make_pg()
+    instance = instance_on(server, team, "race-pg")
+    rotation = machine.start(instance)
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def press() -> None:
+        try:
+            start.wait()
+            mine = Rotation.objects.select_related("instance").get(pk=rotation.pk)
+            outcomes.append(machine.advance(mine).state)
+        except lease.RotationBusy:
+            outcomes.append("busy")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=press) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) in (["busy", "done"], ["done", "done"])
+    assert machine.transitions(rotation).filter(action="rotation_applied").count() == 1
+    instance.refresh_from_db()
+    assert logs_in(server, instance.password)
+    assert not logs_in(server, HOSTILE_PASSWORD)
