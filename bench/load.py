@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import random
@@ -42,6 +43,8 @@ import load_stack
 from tests.portal_http import PortalUser
 
 USER_PASSWORD = "load-bench-password-0123"
+# A client that meets one of these counts an error, reconnects and goes on.
+CLIENT_ERRORS = (OSError, http.client.HTTPException)
 OUTAGE_GOAL = 1.5
 HANG_UP_SHARE = 0.2
 TEST_SHARE = 0.1
@@ -150,7 +153,7 @@ def browse_once(user: PortalUser, portal: Portal, tally: Tally) -> float:
     began = time.perf_counter()
     try:
         answer = user.get(random.choice(portal.pages))
-    except OSError as exc:
+    except CLIENT_ERRORS as exc:
         tally.error(f"page {type(exc).__name__}")
         user.close()
         return 0.5
@@ -162,7 +165,7 @@ def test_once(user: PortalUser, name: str, tally: Tally, hang_up: float = 0.0) -
     """Press Test connection once; the seconds to wait before pressing again."""
     try:
         response = user.stream(f"/instances/{name}/test")
-    except OSError as exc:
+    except CLIENT_ERRORS as exc:
         tally.error(f"test {type(exc).__name__}")
         user.close()
         return 1.0
@@ -177,7 +180,7 @@ def test_once(user: PortalUser, name: str, tally: Tally, hang_up: float = 0.0) -
     tally.status(200)
     try:
         return _follow(response, user, tally, random.random() < hang_up)
-    except OSError as exc:
+    except CLIENT_ERRORS as exc:
         tally.error(f"test stream {type(exc).__name__}")
         user.close()
         return 1.0

@@ -114,6 +114,7 @@ class TestResponse:
         for line in self._response:
             if line.strip():
                 yield json.loads(line)
+        self._response.read()  # the end: lets the connection carry the next request
         if self._response.will_close:
             self._user.close()
 

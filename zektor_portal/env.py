@@ -12,12 +12,14 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
 
 DEFAULT_DENY_NETWORKS = (
     "127.0.0.0/8,::1/128,0.0.0.0/8,169.254.0.0/16,fe80::/10,224.0.0.0/4,ff00::/8"
 )
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+N = TypeVar("N", int, float)
 
 
 class ConfigError(Exception):
@@ -62,27 +64,23 @@ class Env:
         raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
     def float(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
-        value = self.str(name)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"{name}: expected a number of seconds, got {value!r}") from None
-        if not minimum <= number <= maximum:
-            raise ConfigError(f"{name}: must be between {minimum:g} and {maximum:g}, got {value}")
-        return number
+        return self._number(name, default, float, "a number of seconds", minimum, maximum)
 
     def int(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        return self._number(name, default, int, "a whole number", minimum, maximum)
+
+    def _number(
+        self, name: str, default: N, kind: type[N], what: str, minimum: N, maximum: N
+    ) -> N:
         value = self.str(name)
         if value is None:
             return default
         try:
-            number = int(value)
+            number = kind(value)
         except ValueError:
-            raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+            raise ConfigError(f"{name}: expected {what}, got {value!r}") from None
         if not minimum <= number <= maximum:
-            raise ConfigError(f"{name}: must be between {minimum} and {maximum}, got {value}")
+            raise ConfigError(f"{name}: must be between {minimum:g} and {maximum:g}, got {value}")
         return number
 
     def list(self, name: str, default: str) -> list[str]:

@@ -51,15 +51,22 @@ def test_it_shows_the_hint_of_a_failing_test(
     screenshot(page, "connection-test-failed")
 
 
+def pages_on_the_test_tab(new_context, *who: tuple[str, Instance]) -> list[Page]:
+    """One browser per user, signed in, on the Connection test tab of its instance."""
+    pages = []
+    for username, instance in who:
+        page = new_context().new_page()
+        sign_in(page, username)
+        page.goto(f"/instances/{instance.name}/test/")
+        pages.append(page)
+    return pages
+
+
 def test_a_second_tester_joins_the_running_test_and_sees_whose_it_is(
     new_context, portal, pg_tls, tarpit, loopback_allowed
 ) -> None:
     instance = instance_on(pg_tls, portal.alpha, "pit", port=tarpit.port)
-    bob, alice = new_context().new_page(), new_context().new_page()
-    sign_in(bob, "bob")
-    sign_in(alice, "alice")
-    for page in (bob, alice):
-        page.goto(f"/instances/{instance.name}/test/")
+    bob, alice = pages_on_the_test_tab(new_context, ("bob", instance), ("alice", instance))
     bob.get_by_role("button", name="Run test").click()
     expect(bob.locator("[data-step=tcp]")).to_have_attribute("data-status", "ok")
     alice.get_by_role("button", name="Run test").click()
@@ -78,11 +85,7 @@ def test_a_test_over_the_bound_says_when_to_try_again(
     settings.ZEKTOR_CHECK_CONCURRENCY = 1
     pit = instance_on(pg_tls, portal.alpha, "pit", port=tarpit.port)
     healthy = instance_on(pg_tls, portal.alpha, "healthy")
-    bob, alice = new_context().new_page(), new_context().new_page()
-    sign_in(bob, "bob")
-    sign_in(alice, "alice")
-    bob.goto(f"/instances/{pit.name}/test/")
-    alice.goto(f"/instances/{healthy.name}/test/")
+    bob, alice = pages_on_the_test_tab(new_context, ("bob", pit), ("alice", healthy))
     bob.get_by_role("button", name="Run test").click()
     expect(bob.locator("[data-step=tcp]")).to_have_attribute("data-status", "ok")
     alice.get_by_role("button", name="Run test").click()
