@@ -69,9 +69,7 @@ class Env:
     def int(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
         return self._number(name, default, int, "a whole number", minimum, maximum)
 
-    def _number(
-        self, name: str, default: N, kind: type[N], what: str, minimum: N, maximum: N
-    ) -> N:
+    def _number(self, name: str, default: N, kind: type[N], what: str, minimum: N, maximum: N) -> N:
         value = self.str(name)
         if value is None:
             return default
