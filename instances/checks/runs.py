@@ -31,7 +31,7 @@ from instances.models import Instance
 # Beyond the test's own deadline: each step's grace, and storing the run.
 MARGIN_SECONDS = len(STEP_NAMES) * GRACE_SECONDS + 3.0
 # How often a follower asks for new events: a short request each, no thread held between.
-POLL = {"poll_ms": 1000}
+POLL = {"poll_ms": 2000}
 LOST_MESSAGE = (
     "The test this page joined stopped without a result (its app server went away). "
     "Run the test again."
