@@ -75,6 +75,7 @@ def test_a_second_tester_joins_the_running_test_and_sees_whose_it_is(
     expect(alice.locator("[data-step=tcp]")).to_have_attribute("data-status", "ok")
     expect(summary).to_contain_text("Failed", timeout=15_000)
     expect(alice.locator("[data-step=tls]")).to_have_attribute("data-status", "fail")
+    screenshot(alice, "connection-test-joined")
     expect(bob.locator("[data-check-summary]")).to_contain_text("Failed")
     assert instance.checks.count() == 1
 
