@@ -85,6 +85,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "instances",
+    # HTTP API (issue 16): django-ninja serves its Swagger UI files as static files.
+    "ninja",
+    "api",
 ]
 
 MIDDLEWARE = [
