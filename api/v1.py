@@ -9,6 +9,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.http import HttpRequest
+from django.views.decorators.http import require_GET
 from ninja import NinjaAPI, Query
 
 from api import schemas
@@ -40,6 +41,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     auth=TokenAuth(),
     docs=CspSwagger(),
+    docs_decorator=require_GET,
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
