@@ -58,7 +58,9 @@ def limit(request: HttpRequest, group: str, rate: str, key: str) -> None:
 def require(request: HttpRequest, scope: str) -> ApiToken:
     token = token_of(request)
     if not token.allows(scope):
-        raise ApiError(403, "insufficient_scope", f"This needs a token with the scope {scope!r}.")
+        raise ApiError(
+            403, "insufficient_scope", f"This needs a token with the scope {str(scope)!r}."
+        )
     return token
 
 

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from django.views.decorators.http import require_GET
-from ninja import NinjaAPI, Query
+from ninja import NinjaAPI, Query, Status
 
 from api import schemas
 from api.access import TokenAuth, instance_for, limit, require, token_of
@@ -167,7 +167,7 @@ def start_rotation(request: HttpRequest, name: str, body: schemas.RotationStart)
         rotation = machine.start(instance, request=request, grace_seconds=body.grace_seconds)
     except machine.RotationRefused as refused:
         raise ApiError(409, "rotation_refused", str(refused)) from None
-    return 201, summary(machine.advance(rotation, request=request), False)
+    return Status(201, summary(machine.advance(rotation, request=request), False))
 
 
 @api.get(
