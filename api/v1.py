@@ -6,11 +6,12 @@ audit record as the token: reads as `api_read`, the rest through the portal's ow
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from django.http import HttpRequest
 from django.views.decorators.http import require_GET
-from ninja import NinjaAPI, Query, Status
+from ninja import NinjaAPI, Path, Query, Status
 
 from api import schemas
 from api.access import TokenAuth, instance_for, limit, require, token_of
@@ -46,6 +47,18 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 install(api)
+
+
+# An instance name as the portal stores it (a slug).
+InstanceName = Annotated[
+    str,
+    Path(
+        max_length=63,
+        pattern=r"^[-a-zA-Z0-9_]+$",
+        description="The instance's name",
+        examples=["orders-db"],
+    ),
+]
 
 
 def answers(success: int, schema, *extra: int) -> dict:
@@ -84,7 +97,7 @@ def list_instances(request: HttpRequest):
 
 
 @api.get("/instances/{name}", response=answers(200, schemas.InstanceDetail), tags=["instances"])
-def instance_detail(request: HttpRequest, name: str):
+def instance_detail(request: HttpRequest, name: InstanceName):
     """The `connection` object of `snippets --json` with `password` null (scope `settings`)."""
     instance = instance_for(request, name, Scope.SETTINGS)
     _read(request, "instance", instance)
@@ -95,7 +108,7 @@ def instance_detail(request: HttpRequest, name: str):
 @api.post(
     "/instances/{name}/reveal", response=answers(200, schemas.Revealed, 503), tags=["secrets"]
 )
-def reveal(request: HttpRequest, name: str):
+def reveal(request: HttpRequest, name: InstanceName):
     """The password (scope `reveal`): audited as the token, throttled like a person's reveals."""
     instance = instance_for(request, name, Scope.REVEAL)
     limit(request, SECRETS_RATE_GROUP, SECRETS_RATE, str(token_of(request).pk))
@@ -103,7 +116,7 @@ def reveal(request: HttpRequest, name: str):
 
 
 @api.get("/instances/{name}/snippets", response=answers(200, schemas.Snippets), tags=["instances"])
-def snippets(request: HttpRequest, name: str, language: str | None = None):
+def snippets(request: HttpRequest, name: InstanceName, language: str | None = None):
     """As `snippets --json`, with the password masked (scope `settings`); `language` keeps
     only the snippet with that id."""
     instance = instance_for(request, name, Scope.SETTINGS)
@@ -121,7 +134,7 @@ def snippets(request: HttpRequest, name: str, language: str | None = None):
 @api.post(
     "/instances/{name}/checks", response=answers(200, schemas.CheckReport, 503), tags=["checks"]
 )
-def run_check(request: HttpRequest, name: str):
+def run_check(request: HttpRequest, name: InstanceName):
     """Run a connection test now (scope `test`): the web test's engine, timeout and rate
     limit; stored and audited like a web run. Returns the `check_connection --json` object."""
     instance = instance_for(request, name, Scope.TEST)
@@ -137,7 +150,7 @@ def run_check(request: HttpRequest, name: str):
 @api.get(
     "/instances/{name}/checks", response=answers(200, list[schemas.StoredCheck]), tags=["checks"]
 )
-def stored_checks(request: HttpRequest, name: str, limit: int = Query(20, ge=1, le=100)):
+def stored_checks(request: HttpRequest, name: InstanceName, limit: int = Query(20, ge=1, le=100)):
     """The latest stored connection tests, newest first (scope `settings`)."""
     instance = instance_for(request, name, Scope.SETTINGS)
     _read(request, "checks", instance)
@@ -158,7 +171,7 @@ def stored_checks(request: HttpRequest, name: str, limit: int = Query(20, ge=1, 
     response=answers(201, schemas.RotationStatus, 409),
     tags=["rotations"],
 )
-def start_rotation(request: HttpRequest, name: str, body: schemas.RotationStart):
+def start_rotation(request: HttpRequest, name: InstanceName, body: schemas.RotationStart):
     """Rotate the password to a new random one (scope `rotate`), with the portal's rotation
     machine: the old password keeps working until the new one logged in. 409 while another
     rotation is unfinished. The new password is never returned: reveal it if needed."""
@@ -175,7 +188,7 @@ def start_rotation(request: HttpRequest, name: str, body: schemas.RotationStart)
     response=answers(200, list[schemas.RotationStatus]),
     tags=["rotations"],
 )
-def rotations(request: HttpRequest, name: str):
+def rotations(request: HttpRequest, name: InstanceName):
     """The instance's latest rotations, newest first (scope `rotate`)."""
     instance = instance_for(request, name, Scope.ROTATE)
     _read(request, "rotations", instance)
@@ -187,7 +200,7 @@ def rotations(request: HttpRequest, name: str):
     response=answers(200, schemas.RotationStatus),
     tags=["rotations"],
 )
-def rotation_status(request: HttpRequest, name: str, uid: UUID):
+def rotation_status(request: HttpRequest, name: InstanceName, uid: UUID):
     """One rotation's state and recorded steps (scope `rotate`)."""
     instance = instance_for(request, name, Scope.ROTATE)
     rotation = instance.rotations.filter(uid=uid).first()

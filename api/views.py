@@ -6,8 +6,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from api import tokens
@@ -84,3 +85,9 @@ def revoke_token(request: HttpRequest, team_id: int, token_id: int) -> HttpRespo
     else:
         messages.info(request, f"Token “{token.name}” was revoked already.")
     return redirect("team-tokens", team.pk)
+
+
+@csrf_exempt  # answers every method with the same 404: nothing to protect
+def api_not_found(request: HttpRequest, *args: object) -> JsonResponse:
+    detail = "No such API endpoint. The schema is at /api/v1/openapi.json."
+    return JsonResponse({"error": "not_found", "detail": detail}, status=404)
