@@ -44,8 +44,7 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(ValidationError)
     def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         problems = [
-            f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', '')}"
-            for error in exc.errors
+            f"{_where(error.get('loc', ()))}: {error.get('msg', '')}" for error in exc.errors
         ]
         return reply(request, 422, "invalid_request", "; ".join(problems) or "Invalid request.")
 
@@ -55,4 +54,11 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        return reply(request, exc.status_code, "http_error", str(exc))
+        error = "invalid_request" if exc.status_code in (400, 422) else "http_error"
+        return reply(request, exc.status_code, error, str(exc))
+
+
+def _where(loc: tuple) -> str:
+    """`query.limit`, `body.grace_seconds` (django-ninja says `body.body.grace_seconds`)."""
+    parts = [str(part) for part in loc]
+    return ".".join(part for i, part in enumerate(parts) if i == 0 or part != parts[i - 1])

@@ -116,6 +116,8 @@ class StoredCheck(Schema):
 
 
 class RotationStart(Schema):
+    model_config = ConfigDict(strict=True, extra="forbid")  # false is not 0, typos are errors
+
     grace_seconds: int = Field(
         0, ge=0, le=604800, description="Valkey: keep the old password working this long"
     )

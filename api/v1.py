@@ -168,16 +168,20 @@ def stored_checks(request: HttpRequest, name: InstanceName, limit: int = Query(2
 
 @api.post(
     "/instances/{name}/rotations",
-    response=answers(201, schemas.RotationStatus, 409),
+    response=answers(201, schemas.RotationStatus, 400, 409),
     tags=["rotations"],
 )
-def start_rotation(request: HttpRequest, name: InstanceName, body: schemas.RotationStart):
+def start_rotation(
+    request: HttpRequest, name: InstanceName, body: schemas.RotationStart | None = None
+):
     """Rotate the password to a new random one (scope `rotate`), with the portal's rotation
     machine: the old password keeps working until the new one logged in. 409 while another
     rotation is unfinished. The new password is never returned: reveal it if needed."""
     instance = instance_for(request, name, Scope.ROTATE)
     try:
-        rotation = machine.start(instance, request=request, grace_seconds=body.grace_seconds)
+        rotation = machine.start(
+            instance, request=request, grace_seconds=body.grace_seconds if body else 0
+        )
     except machine.RotationRefused as refused:
         raise ApiError(409, "rotation_refused", str(refused)) from None
     return Status(201, summary(machine.advance(rotation, request=request), False))
