@@ -65,6 +65,7 @@ class Snippets(InstanceDetail):
 
 class Revealed(Schema):
     password: str
+    uri: str = Field(description="The connection URI with the password, escaped for URIs")
 
 
 class Step(Schema):

@@ -25,7 +25,12 @@ from instances.crypto import DecryptionError, key_id_of
 from instances.management.commands.rotate_password import summary
 from instances.models import Instance
 from instances.rotation import machine
-from instances.snippets import SNIPPET_IDS, connection_details, snippets_report
+from instances.snippets import (
+    SNIPPET_IDS,
+    connection_details,
+    connection_uri,
+    snippets_report,
+)
 from instances.views.checks import TEST_RATE, TEST_RATE_GROUP
 from instances.views.secrets import SECRETS_RATE, SECRETS_RATE_GROUP, decryption_message
 
@@ -109,10 +114,12 @@ def instance_detail(request: HttpRequest, name: InstanceName):
     "/instances/{name}/reveal", response=answers(200, schemas.Revealed, 503), tags=["secrets"]
 )
 def reveal(request: HttpRequest, name: InstanceName):
-    """The password (scope `reveal`): audited as the token, throttled like a person's reveals."""
+    """The password and the URI with it (scope `reveal`): audited as the token, throttled
+    like a person's reveals."""
     instance = instance_for(request, name, Scope.REVEAL)
     limit(request, SECRETS_RATE_GROUP, SECRETS_RATE, str(token_of(request).pk))
-    return {"password": reveal_password(request, instance)}
+    password = reveal_password(request, instance)
+    return {"password": password, "uri": connection_uri(instance, password)}
 
 
 @api.get("/instances/{name}/snippets", response=answers(200, schemas.Snippets), tags=["instances"])

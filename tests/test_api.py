@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from unittest import mock
+from urllib.parse import quote
 
 from django.core.cache import cache
 from django.test import Client
@@ -214,7 +215,8 @@ class AuditTests(ApiTestCase):
     def test_it_audits_a_reveal_as_the_token(self) -> None:
         stored, token = make_token(self.alpha, [Scope.REVEAL], name="deploy")
         response = call("POST", f"/api/v1/instances/{self.pg.name}/reveal", token)
-        self.assertEqual(response.json(), {"password": TEST_PASSWORD})
+        self.assertEqual(response.json()["password"], TEST_PASSWORD)
+        self.assertIn(quote(TEST_PASSWORD, safe=""), response.json()["uri"])
         event = AuditEvent.objects.get(action="reveal")
         self.assertEqual(event.actor_name, "token:deploy")
         self.assertEqual(event.detail["token_id"], stored.pk)
