@@ -147,7 +147,7 @@ def run_check(request: HttpRequest, name: InstanceName):
     instance = instance_for(request, name, Scope.TEST)
     limit(request, TEST_RATE_GROUP, TEST_RATE, f"{token_of(request).pk}:{instance.pk}")
     try:
-        check = InstanceCheck(instance, request=request)
+        check = InstanceCheck(instance, request=request, actor_name=token_of(request).actor_name)
     except DecryptionError:
         message = decryption_message(instance, key_id_of(instance.password_sealed))
         raise ApiError(503, "secret_unavailable", message) from None

@@ -238,11 +238,15 @@ class AuditTests(ApiTestCase):
         self.assertEqual(report["status"], "fail")  # the host is in a refused network
         self.assertEqual(report["steps"][0]["name"], "resolve")
         run = CheckRun.objects.get(instance=self.pg)
-        self.assertEqual(run.result, report)
+        self.assertEqual((run.result, run.actor, run.actor_name), (report, None, "token:health"))
         event = AuditEvent.objects.get(action="connection_test")
         self.assertEqual((event.actor_name, event.detail["check_run"]), ("token:health", run.pk))
         stored = call("GET", f"/api/v1/instances/{self.pg.name}/checks", token).json()
         self.assertEqual([(s["id"], s["report"]) for s in stored], [(run.pk, report)])
+        browser = Client()
+        browser.force_login(self.member)
+        activity = browser.get(f"/instances/{self.pg.name}/activity/").content.decode()
+        self.assertIn("token:health", activity)
 
     def test_it_starts_a_rotation_with_the_machine_as_the_token(self) -> None:
         _, token = make_token(self.alpha, [Scope.ROTATE], name="cron")
