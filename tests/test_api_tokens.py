@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from io import StringIO
 
+import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from api import tokens
 from api.models import ApiToken
-from instances.models import AuditEvent
+from api.tokens import PREFIX_LENGTH
+from instances.models import AuditEvent, Team
 from tests.api_support import call
 from tests.base import BaseTestCase
+from tests.test_no_plaintext import database_dump
 
 
 class TokensPageTests(BaseTestCase):
@@ -141,3 +145,13 @@ class TokenCommandTests(BaseTestCase):
         with self.assertRaises(CommandError) as raised:
             run("revoke_api_token", "999")
         self.assertEqual(raised.exception.returncode, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_no_plaintext_token_in_a_database_dump():
+    team = Team.objects.create(name="Dump")
+    issued = tokens.issue(team, "ci", ["settings"])
+    dump = database_dump()
+    assert issued.token.digest in dump  # the dump really holds the row
+    assert issued.plaintext not in dump
+    assert issued.plaintext[PREFIX_LENGTH:] not in dump
