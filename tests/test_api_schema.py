@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -32,6 +34,17 @@ CHECKS = [
 # The schema's example name: generated calls reach a real instance of the token's team,
 # on a host in a refused network (tests and rotations run, refused before any packet).
 EXAMPLE_NAME = "orders-db"
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_transaction():
+    """Django closes the database connection after each request; under the test's
+    transaction that would end it. Django's test client does the same as this."""
+    for signal in (signals.request_started, signals.request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (signals.request_started, signals.request_finished):
+        signal.connect(close_old_connections)
 
 
 @pytest.fixture
