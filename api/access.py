@@ -56,8 +56,10 @@ def limit(request: HttpRequest, group: str, rate: str, key: str) -> None:
 
 
 def require(request: HttpRequest, scope: str) -> ApiToken:
+    """The request's token if it has `scope`; 403 (recorded) if not."""
     token = token_of(request)
     if not token.allows(scope):
+        _refused(request, token, "insufficient_scope", scope=str(scope))
         raise ApiError(
             403, "insufficient_scope", f"This needs a token with the scope {str(scope)!r}."
         )
@@ -65,9 +67,23 @@ def require(request: HttpRequest, scope: str) -> ApiToken:
 
 
 def instance_for(request: HttpRequest, name: str, scope: str) -> Instance:
-    """The token's team's instance `name`: 403 without `scope`, 404 outside the team."""
+    """The token's team's instance `name`: 403 without `scope`, 404 (recorded) outside
+    the team, exactly as for a name that does not exist."""
     token = require(request, scope)
     instance = Instance.objects.filter(team=token.team, name=name).select_related("team").first()
     if instance is None:
+        _refused(request, token, "not_found", name=name)
         raise not_found()
     return instance
+
+
+def _refused(request: HttpRequest, token: ApiToken, reason: str, **detail: str) -> None:
+    audit.record(
+        "api_request",
+        request=request,
+        team=token.team,
+        outcome="refused",
+        reason=reason,
+        path=request.path[:200],
+        **detail,
+    )

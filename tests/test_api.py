@@ -84,6 +84,8 @@ class ScopeAndTeamTests(ApiTestCase):
                 self.assertEqual(response.status_code, 403, f"{method} {path} without {scope}")
                 self.assertEqual(response.json()["error"], "insufficient_scope")
                 self.assertIn(scope, response.json()["detail"])
+                event = AuditEvent.objects.filter(action="api_request").latest("id")
+                self.assertEqual((event.outcome, event.detail["scope"]), ("refused", scope))
 
     def test_it_never_reaches_another_teams_instance(self) -> None:
         _, token = make_token(self.alpha)
@@ -93,6 +95,12 @@ class ScopeAndTeamTests(ApiTestCase):
             self.assertEqual(response.json()["error"], "not_found")
         self.assertFalse(CheckRun.objects.filter(instance=self.beta_pg).exists())
         self.assertFalse(AuditEvent.objects.filter(instance=self.beta_pg).exists())
+        self.assertFalse(AuditEvent.objects.filter(team=self.beta).exists())
+        refusals = AuditEvent.objects.filter(action="api_request", team=self.alpha)
+        self.assertEqual(
+            {(e.outcome, e.detail["reason"], e.detail["name"]) for e in refusals},
+            {("refused", "not_found", self.beta_pg.name)},
+        )
 
     def test_it_answers_another_teams_instance_like_a_missing_one(self) -> None:
         _, token = make_token(self.alpha)
