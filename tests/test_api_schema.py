@@ -62,7 +62,7 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", WSGIHandler())
 
 @schema.parametrize()
 @settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
