@@ -6,8 +6,10 @@ import json
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.urls import reverse
 
 from api import tokens
 from api.models import ApiToken
@@ -155,3 +157,22 @@ def test_it_keeps_no_plaintext_token_in_a_database_dump():
     assert issued.token.digest in dump  # the dump really holds the row
     assert issued.plaintext not in dump
     assert issued.plaintext[PREFIX_LENGTH:] not in dump
+
+
+class TokenAdminTests(BaseTestCase):
+    def test_it_lists_tokens_without_digest_and_revokes_them(self) -> None:
+        root = User.objects.create_superuser("root", password="password")
+        self.client.force_login(root)
+        issued = tokens.issue(self.alpha, "ci", ["settings"])
+        page = self.client.get(reverse("admin:api_apitoken_changelist")).content.decode()
+        self.assertIn(issued.token.prefix, page)
+        detail = self.client.get(reverse("admin:api_apitoken_change", args=[issued.token.pk]))
+        self.assertNotIn(issued.token.digest, detail.content.decode())
+        self.client.post(
+            reverse("admin:api_apitoken_changelist"),
+            {"action": "revoke", "_selected_action": [issued.token.pk]},
+        )
+        issued.token.refresh_from_db()
+        self.assertIsNotNone(issued.token.revoked_at)
+        event = AuditEvent.objects.get(action="api_token_revoked")
+        self.assertEqual(event.actor, root)
