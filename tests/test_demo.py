@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from instances.devservers import binaries, demo
-from instances.devservers.readiness import pid_alive
+from demo import stack
+from demo.servers import binaries
+from demo.servers.readiness import pid_alive
 from instances.models import Instance, Team
 from tests.base import ALLOW_LOOPBACK, BaseTestCase
 from tests.servers import require_binary
@@ -32,7 +33,7 @@ def demo_root() -> Iterator[Path]:
         yield root
     finally:
         try:
-            demo.stop_all(root)
+            stack.stop_all(root)
         finally:
             shutil.rmtree(parent, ignore_errors=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -86,6 +87,10 @@ INSTALLED_APPS = [
     "axes",
     "instances",
 ]
+# The demo servers and load_demo (development only) are not in the production image:
+# installed only in development mode, and only where the code exists.
+if DEBUG and importlib.util.find_spec("demo") is not None:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import redis
 
-from instances.devservers.ports import LOOPBACK
-from instances.devservers.tls import TlsFiles
+from demo.servers.ports import LOOPBACK
+from demo.servers.tls import TlsFiles
 
 
 def acl_line(user: str, password: str) -> str:

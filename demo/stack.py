@@ -30,10 +30,10 @@ import psycopg
 import redis
 import trustme
 
-from instances.devservers.binaries import pg_bindir, require
-from instances.devservers.files import tail, write_file
-from instances.devservers.ports import free_port, port_free
-from instances.devservers.postgres import (
+from demo.servers.binaries import pg_bindir, require
+from demo.servers.files import tail, write_file
+from demo.servers.ports import free_port, port_free
+from demo.servers.postgres import (
     chown_tree,
     init_cluster,
     pg_hba,
@@ -43,9 +43,9 @@ from instances.devservers.postgres import (
     set_pg_password,
     write_pg_conf,
 )
-from instances.devservers.readiness import ServerStartError, pid_alive, wait_ready
-from instances.devservers.tls import LOCALHOST, TlsFiles, ca_pem, write_tls
-from instances.devservers.valkey import acl_line, probe_redis, redis_conf
+from demo.servers.readiness import ServerStartError, pid_alive, wait_ready
+from demo.servers.tls import LOCALHOST, TlsFiles, ca_pem, write_tls
+from demo.servers.valkey import acl_line, probe_redis, redis_conf
 from instances.tiers import limits_for
 
 POSTGRESQL, VALKEY = "postgresql", "valkey"

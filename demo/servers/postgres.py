@@ -11,11 +11,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from instances.devservers.binaries import ServerUnavailable, pg_bindir
-from instances.devservers.files import write_file
-from instances.devservers.ports import LOOPBACK
-from instances.devservers.readiness import ServerStartError
-from instances.devservers.tls import TlsFiles
+from demo.servers.binaries import ServerUnavailable, pg_bindir
+from demo.servers.files import write_file
+from demo.servers.ports import LOOPBACK
+from demo.servers.readiness import ServerStartError
+from demo.servers.tls import TlsFiles
 
 PG_SUPERUSER = "postgres"
 PG_OS_USER = "postgres"
