@@ -51,7 +51,8 @@ def demo_instances(ports: dict[str, int], ca: str) -> list[dict]:
 class Command(BaseCommand):
     help = (
         "Start the local demo servers (TLS PostgreSQL and Valkey, demo CA), load demo users "
-        "and instances, and print how to sign in. Development only; --stop stops the servers."
+        "and instances, and print how to sign in. Development only; --stop stops the servers, "
+        "--remove also deletes their data."
     )
 
     def add_arguments(self, parser) -> None:
@@ -60,13 +61,18 @@ class Command(BaseCommand):
             "--data-dir", type=Path, help="where the demo servers live (default: .data/demo)"
         )
         parser.add_argument("--stop", action="store_true", help="stop the demo servers and exit")
+        parser.add_argument(
+            "--remove", action="store_true", help="stop the demo servers, delete their data, exit"
+        )
 
-    def handle(self, *args, url: str, data_dir: Path | None, stop: bool, **options) -> None:
+    def handle(
+        self, *args, url: str, data_dir: Path | None, stop: bool, remove: bool, **options
+    ) -> None:
         if not settings.DEBUG:
             raise CommandError("load_demo only runs with ZEKTOR_DEBUG=true", returncode=2)
         root = data_dir or Path(settings.DATA_DIR) / "demo"
-        if stop:
-            self.stop_servers(root)
+        if stop or remove:
+            self.stop_servers(root, remove)
             return
         ca = stack.demo_ca(root)
         passwords = {name: self.password_of(name) for name in SERVED_BY}
@@ -115,13 +121,21 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  {name} on {LOCALHOST}:{server.port} (TLS, demo CA): {state}, pid {server.pid}"
         )
+        home = stack.postgres_home(root)
+        if engine == stack.POSTGRESQL and not home.is_relative_to(root):
+            self.stdout.write(
+                f"    its data is in {home}: the account PostgreSQL runs as cannot enter {root}"
+            )
         return server.port
 
-    def stop_servers(self, root: Path) -> None:
-        for engine, pid in stack.stop_all(root).items():
+    def stop_servers(self, root: Path, remove: bool) -> None:
+        stopped = stack.remove_all(root) if remove else stack.stop_all(root)
+        for engine, pid in stopped.items():
             name = ENGINE_NAMES[engine]
             said = f"stopped (pid {pid})" if pid else "was not running"
             self.stdout.write(f"demo {name} server {said}")
+        if remove:
+            self.stdout.write(f"demo data removed ({root})")
 
     def load_users(self, team: Team) -> None:
         User = get_user_model()
