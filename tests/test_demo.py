@@ -17,10 +17,18 @@ from demo.servers import binaries
 from demo.servers.readiness import pid_alive
 from instances.models import Instance, Team
 from tests.base import ALLOW_LOOPBACK, BaseTestCase
-from tests.servers import require_binary, unavailable
+from tests.servers import free_port, require_binary, unavailable
 from tests.test_checks_commands import run_command
 
 DEMO_INSTANCES = ["demo-postgres", "demo-valkey", "demo-wrong-password"]
+
+
+@pytest.fixture(autouse=True)
+def _own_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Free ports instead of the demo's fixed 55432 and 56379, which a `make run` or another
+    test run on this machine may hold or grab between our check and the server's bind."""
+    ports = {stack.POSTGRESQL: free_port(), stack.VALKEY: free_port()}
+    monkeypatch.setattr(stack, "PREFERRED_PORTS", ports)
 
 
 @pytest.fixture
