@@ -46,6 +46,7 @@ stop-demo: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
 test: venv system-deps-test lint
@@ -53,4 +54,4 @@ test: venv system-deps-test lint
 
 clean:
 	-test ! -x $(BIN)/python || ZEKTOR_DEBUG=true $(BIN)/python manage.py load_demo --remove
-	rm -rf $(VENV) .data staticfiles .pytest_cache .ruff_cache test-artifacts tests/node/node_modules tests/e2e/node_modules
+	rm -rf $(VENV) .data staticfiles .pytest_cache .ruff_cache .mypy_cache test-artifacts tests/node/node_modules tests/e2e/node_modules

@@ -35,6 +35,8 @@ from pathlib import Path
 import psycopg
 import redis
 import trustme
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from demo.servers.binaries import pg_bindir, require
 from demo.servers.files import tail, write_file
@@ -348,13 +350,14 @@ def _valkey_port(base: Path, password: str) -> int | None:
         username=VALKEY_USER,
         password=password,
         socket_timeout=2,
-        retry=None,
+        retry=Retry(NoBackoff(), 0),
     )
     try:
         with client:
-            return int(client.config_get("tls-port")["tls-port"])
+            port = client.config_get("tls-port").get("tls-port")
     except redis.RedisError:
         return None
+    return int(port) if port else None
 
 
 def stop_valkey(root: Path) -> int | None:

@@ -63,9 +63,10 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def manage(
-    app: Path, *args: str, block: bool = True, **env: str
+    app: Path, *args: str, env: dict[str, str], block: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """manage.py in ``app``, by default with every development-only module unimportable."""
+    """manage.py in ``app`` with ``env``; by default every development-only module is
+    unimportable."""
     blocked = sorted(dev_only_modules() | DEVELOPMENT_PACKAGES) if block else []
     code = (
         f"import runpy, sys; sys.modules.update(dict.fromkeys({blocked!r})); "
@@ -90,9 +91,9 @@ def manage(
 
 def test_it_builds_and_serves_without_development_code(image: Path):
     steps = [
-        manage(image, "collectstatic", "--noinput", "--verbosity", "0", ZEKTOR_BOOTSTRAP="true"),
-        manage(image, "migrate", "--noinput", "--verbosity", "0", **PRODUCTION),
-        manage(image, "check", **PRODUCTION),
+        manage(image, "collectstatic", "--noinput", "-v0", env={"ZEKTOR_BOOTSTRAP": "true"}),
+        manage(image, "migrate", "--noinput", "--verbosity", "0", env=PRODUCTION),
+        manage(image, "check", env=PRODUCTION),
     ]
     for result in steps:
         assert result.returncode == 0, result.stderr
@@ -100,15 +101,15 @@ def test_it_builds_and_serves_without_development_code(image: Path):
 
 
 def test_it_has_no_demo_command_in_the_image_even_in_debug(image: Path):
-    result = manage(image, "load_demo", ZEKTOR_DEBUG="true")
+    result = manage(image, "load_demo", env={"ZEKTOR_DEBUG": "true"})
     assert result.returncode != 0
     assert "Unknown command: 'load_demo'" in result.stderr
 
 
 def test_it_offers_the_demo_in_a_development_checkout_only_in_debug():
-    debug = manage(ROOT, "help", "--commands", block=False, ZEKTOR_DEBUG="true")
+    debug = manage(ROOT, "help", "--commands", env={"ZEKTOR_DEBUG": "true"}, block=False)
     assert "load_demo" in debug.stdout, debug.stderr
-    production = manage(ROOT, "help", "--commands", block=False, **PRODUCTION)
+    production = manage(ROOT, "help", "--commands", env=PRODUCTION, block=False)
     assert production.returncode == 0, production.stderr
     assert "load_demo" not in production.stdout
 

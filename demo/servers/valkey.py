@@ -6,6 +6,8 @@ import hashlib
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from demo.servers.ports import LOOPBACK
 from demo.servers.tls import TlsFiles
@@ -64,7 +66,7 @@ def probe_redis(sock: Path, username: str, password: str) -> None:
         username=username,
         password=password,
         socket_timeout=2,
-        retry=None,
+        retry=Retry(NoBackoff(), 0),
     )
     with client:
         client.ping()
