@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django_ratelimit.core import is_ratelimited
@@ -77,7 +79,7 @@ def instance_for(request: HttpRequest, name: str, scope: str) -> Instance:
     return instance
 
 
-def _refused(request: HttpRequest, token: ApiToken, reason: str, **detail: str) -> None:
+def _refused(request: HttpRequest, token: ApiToken, reason: str, **detail: Any) -> None:
     audit.record(
         "api_request",
         request=request,

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -121,9 +122,9 @@ def revoke(token: ApiToken, *, request=None, actor_name: str = "") -> bool:
     return bool(changed)
 
 
-def _audit(action: str, token: ApiToken, request, actor_name: str, **detail) -> None:
+def _audit(action: str, token: ApiToken, request, actor_name: str, **detail: Any) -> None:
     """Recorded as the signed-in user of `request`, else as `actor_name` (a command)."""
-    who = {"actor_name": actor_name} if actor_name else {}
+    who: dict[str, Any] = {"actor_name": actor_name} if actor_name else {}
     audit.record(
         action,
         request=request,

@@ -30,6 +30,9 @@ def limit_of(rate: str) -> int:
 
 
 class ApiTestCase(BaseTestCase):
+    rotation: Rotation
+    beta_rotation: Rotation
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()

@@ -24,7 +24,9 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def ci_step() -> str:
     """The shell of the `run: |` block in the README's CI example."""
     section = README.read_text().split("### In CI: the URL of an instance", 1)[1]
-    yaml = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None, "the README's CI example has no yaml block"
+    yaml = block.group(1)
     run = yaml.split("run: |\n", 1)[1]
     return "\n".join(line.removeprefix("    ") for line in run.splitlines())
 

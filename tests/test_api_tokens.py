@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -75,7 +76,13 @@ class TokensPageTests(BaseTestCase):
 
     def test_it_refuses_bad_input_and_changes_nothing(self) -> None:
         client = self.signed_in(self.admin)
-        for fields in ({"name": ""}, {"scopes": []}, {"scopes": ["root"]}, {"days": "0"}):
+        bad: list[dict[str, Any]] = [
+            {"name": ""},
+            {"scopes": []},
+            {"scopes": ["root"]},
+            {"days": "0"},
+        ]
+        for fields in bad:
             response = self.create(client, **fields)
             self.assertEqual(response.status_code, 400, fields)
             self.assertIn('aria-invalid="true"', response.content.decode(), fields)
