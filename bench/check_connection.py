@@ -46,7 +46,7 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from instances.checks.engine import ConnectionCheck  # noqa: E402
-from instances.checks.service import save_run, target_for  # noqa: E402
+from instances.checks.service import check_target, save_run  # noqa: E402
 from instances.models import Instance, Membership, Role, Team  # noqa: E402
 from tests.base import instance_on  # noqa: E402
 from tests.servers import ServerInfo, start_postgres, start_redis  # noqa: E402
@@ -96,7 +96,7 @@ def bare_valkey(server: ServerInfo) -> None:
 
 
 def check_engine(instance: Instance) -> None:
-    report = ConnectionCheck(target_for(instance)).run_all()
+    report = ConnectionCheck(check_target(instance)).run_all()
     assert report.status == "ok", report.as_dict()
 
 
@@ -151,7 +151,7 @@ def main() -> None:
             ):
                 rows.append((f"{label}: check via {how}", timed(action, runs), base))
 
-        report = ConnectionCheck(target_for(pg_instance)).run_all()
+        report = ConnectionCheck(check_target(pg_instance)).run_all()
         store = timed(lambda: save_run(pg_instance, report), runs)
         rows.append(("storing one run (portal DB)", store, statistics.median(rows[0][1])))
 

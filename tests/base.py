@@ -7,6 +7,7 @@ from ipaddress import ip_network
 from django.contrib.auth.models import User
 from django.test import TestCase
 
+from instances.engines import engine_for
 from instances.models import Engine, Instance, Membership, Role, Team
 from tests.servers import ServerInfo
 
@@ -35,7 +36,7 @@ def instance_on(server: ServerInfo, team: Team, name: str, **fields) -> Instance
 def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fields) -> Instance:
     defaults = {
         "host": f"{name}.db.zektor.example",
-        "port": 5432 if engine == Engine.POSTGRESQL else 6379,
+        "port": engine_for(engine).default_port,
         "username": "app" if engine == Engine.POSTGRESQL else "default",
         "database": "app" if engine == Engine.POSTGRESQL else "",
         "tier": "standard",
@@ -43,9 +44,14 @@ def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fiel
     defaults.update(fields)
     password = defaults.pop("password", TEST_PASSWORD)
     instance = Instance(team=team, name=name, engine=engine, **defaults)
-    instance.password = password
+    instance.set_password(password)
     instance.save()
     return instance
+
+
+def stored_password(instance: Instance) -> str:
+    """The password the portal stores for ``instance`` now (read fresh from the database)."""
+    return Instance.objects.get(pk=instance.pk).unseal("password_sealed")
 
 
 class BaseTestCase(TestCase):

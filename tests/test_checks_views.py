@@ -26,7 +26,7 @@ class TestTabTests(BaseTestCase):
     def setUp(self) -> None:
         cache.clear()
         # 127.0.0.1 is in the default deny list: such a test fails at once, without traffic.
-        self.denied = make_instance(self.alpha, "denied-pg", host="127.0.0.1")
+        self.denied = make_instance(self.alpha, "denied-pg", host="0.0.0.0")
 
     def run_url(self, name: str = "denied-pg") -> str:
         return reverse("instance-test-run", args=[name])
@@ -99,7 +99,7 @@ class TestTabTests(BaseTestCase):
         limited = self.client.post(self.run_url())
         assert limited.status_code == 429
         assert b"Wait a minute" in limited.content
-        make_instance(self.alpha, "denied-cache", "valkey", host="127.0.0.1")
+        make_instance(self.alpha, "denied-cache", "valkey", host="0.0.0.0")
         assert self.client.post(self.run_url("denied-cache")).status_code == 200
         self.client.force_login(self.admin)
         assert self.client.post(self.run_url()).status_code == 200

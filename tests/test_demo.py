@@ -14,7 +14,7 @@ from django.test import override_settings
 from instances.devservers import binaries, demo
 from instances.devservers.readiness import pid_alive
 from instances.models import Instance, Team
-from tests.base import ALLOW_LOOPBACK, BaseTestCase
+from tests.base import ALLOW_LOOPBACK, BaseTestCase, stored_password
 from tests.servers import require_binary
 from tests.test_checks_commands import run_command
 
@@ -85,7 +85,7 @@ class DemoServerTests(BaseTestCase):
         out = self.load_demo()
         for name in ("demo-postgres", "demo-valkey"):
             instance = Instance.objects.get(name=name)
-            password = instance.password
+            password = stored_password(instance)
             assert set("'\"$ @:/") <= set(password)
             assert password not in instance.password_sealed
             assert password not in out
@@ -137,7 +137,9 @@ class DemoServerTests(BaseTestCase):
         self.assert_ok("demo-valkey")
 
     def passwords(self) -> dict[str, str]:
-        return {i.name: i.password for i in Instance.objects.filter(name__in=DEMO_INSTANCES)}
+        return {
+            i.name: stored_password(i) for i in Instance.objects.filter(name__in=DEMO_INSTANCES)
+        }
 
 
 @override_settings(DEBUG=True)

@@ -16,10 +16,9 @@ from django_ratelimit.exceptions import Ratelimited
 from instances.access import get_instance_for
 from instances.checks.report import STEP_NAMES
 from instances.checks.service import InstanceCheck
-from instances.crypto import DecryptionError, key_id_of
 from instances.models import Role
+from instances.secrets import SecretUnavailable
 from instances.views import rate_limited
-from instances.views.secrets import decryption_message
 
 TEST_RATE = "10/m"
 TEST_RATE_GROUP = "connection-test"
@@ -94,9 +93,8 @@ def run_test(request: HttpRequest, name: str) -> HttpResponse:
         return rate_limited(request, Ratelimited())
     try:
         check = InstanceCheck(instance, actor=request.user, request=request)
-    except DecryptionError:
-        message = decryption_message(instance, key_id_of(instance.password_sealed))
-        return HttpResponse(message, status=500, content_type="text/plain; charset=utf-8")
+    except SecretUnavailable as problem:
+        return HttpResponse(str(problem), status=503, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(_lines(check), content_type=NDJSON)
     response["X-Accel-Buffering"] = "no"  # let proxies pass each line on at once
     return response

@@ -14,8 +14,9 @@ from django.views.decorators.http import require_GET, require_POST
 from instances.access import get_team_for
 from instances.escaping import phpdotenv_value
 from instances.models import Instance, Membership, Role, Team
+from instances.secrets import Purpose, SecretUnavailable, open_password
 from instances.snippets import Snippet, build_snippets, connection_uri
-from instances.views.secrets import SecretUnavailable, open_password, throttled
+from instances.views.secrets import throttled
 from instances.views.snippet_panels import SnippetPanel, masked_panels
 
 DEFAULT_SNIPPET = "uri"
@@ -118,7 +119,7 @@ def env_download(request: HttpRequest, team_id: int) -> HttpResponse:
     lines, errors = [], []
     for instance in team.instances.order_by("name"):
         try:
-            password = open_password(request, instance, "env_download")
+            password = open_password(instance, Purpose.DOWNLOAD, request=request)
         except SecretUnavailable as problem:
             errors.append(str(problem))
             continue

@@ -6,12 +6,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from instances.crypto import DecryptionError
 from instances.devservers import demo
 from instances.devservers.binaries import ServerUnavailable
 from instances.devservers.readiness import ServerStartError
 from instances.devservers.tls import LOCALHOST, ca_pem
 from instances.models import Engine, Instance, Membership, Role, SslMode, Team
+from instances.secrets import Purpose, SecretUnavailable, open_password
 
 DEMO_TEAM = "Demo"
 DEMO_USERS = {"demo": Role.ADMIN, "demo-viewer": Role.VIEWER}
@@ -93,8 +93,8 @@ class Command(BaseCommand):
         instance = Instance.objects.filter(name=name).first()
         if instance is not None:
             try:
-                return instance.password
-            except DecryptionError:
+                return open_password(instance, Purpose.DEMO)
+            except SecretUnavailable:
                 pass
         return demo.new_password()
 
@@ -140,5 +140,5 @@ class Command(BaseCommand):
         else:
             for key, value in spec.items():
                 setattr(instance, key, value)
-        instance.password = password
+        instance.set_password(password)
         instance.save()
