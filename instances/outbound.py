@@ -62,6 +62,14 @@ def _never_contacted(ip: IPAddress) -> str | None:
     return None
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
 def always_refused(host: str) -> str | None:
     """Why an IP literal ``host`` is never contacted, whatever the settings say: unspecified
     addresses (a connection to ``::`` or ``0.0.0.0`` reaches the local host) and IPv6 forms of
@@ -122,10 +130,9 @@ def vet(addresses: list[str], host: str, policy: AddressPolicy) -> list[str]:
     for address in addresses:
         why = policy.refusal(address)
         if why is not None:
-            shown = (
-                f"{host} is {why}" if address == host else f"{host} resolves to {address}, {why}"
-            )
-            raise DeniedAddress(shown)
+            if _is_ip(host):
+                raise DeniedAddress(f"{host} is {why}")
+            raise DeniedAddress(f"{host} resolves to {address}, {why}")
     if not addresses:
         raise socket.gaierror(socket.EAI_NONAME, f"{host} does not resolve to any address")
     return addresses
