@@ -20,10 +20,15 @@ def names(cert: x509.Certificate) -> list[str]:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
-        return [attr.value for attr in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return [_text(attr.value) for attr in common_names]
     return san.get_values_for_type(x509.DNSName) + [
         str(ip) for ip in san.get_values_for_type(x509.IPAddress)
     ]
+
+
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
 def matches_host(cert: x509.Certificate, host: str) -> bool:

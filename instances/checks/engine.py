@@ -125,7 +125,7 @@ class ConnectionCheck:
             outcome.status,
             duration_ms,
             self._redact(outcome.message),
-            self._redact(outcome.hint),
+            self._redact(outcome.hint) if outcome.hint else None,
         )
 
     @staticmethod
@@ -140,9 +140,9 @@ class ConnectionCheck:
                 f"The {name} step failed unexpectedly ({type(exc).__name__}).", hints.TIMED_OUT
             )
 
-    def _redact(self, text: str | None) -> str | None:
+    def _redact(self, text: str) -> str:
         """Belt and braces: no step text ever carries the password, whatever a driver said."""
         password = self.target.password
-        if text and len(password) >= 3 and password in text:
+        if len(password) >= 3 and password in text:
             return text.replace(password, MASK)
         return text

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -27,7 +28,7 @@ def save_run(
     instance: Instance,
     report: Report,
     *,
-    actor=None,
+    actor: User | None = None,
     request: HttpRequest | None = None,
     actor_name: str = "",
 ) -> CheckRun:
@@ -69,7 +70,7 @@ class InstanceCheck:
         self,
         instance: Instance,
         *,
-        actor=None,
+        actor: User | None = None,
         request: HttpRequest | None = None,
         actor_name: str = "",
         **engine_options: Any,
@@ -82,7 +83,7 @@ class InstanceCheck:
     def report(self) -> Report:
         return self.check.report
 
-    def steps(self) -> Iterator[Step]:
+    def steps(self) -> Generator[Step, None, None]:
         steps = self.check.run()
         try:
             # Not ``yield from``: closing this generator must not close ``steps``.

@@ -80,7 +80,7 @@ def handshake(session: Session, sock: socket.socket, ctx: ssl.SSLContext) -> ssl
 def _verified(session: Session, sock: socket.socket) -> Outcome:
     tls_sock = handshake(session, sock, tls_context(session.target.ca_cert, verify=True))
     now = dt.datetime.now(dt.UTC)
-    cert = certificates.load(tls_sock.getpeercert(binary_form=True))
+    cert = _peer_certificate(tls_sock)
     session.tls = _info(tls_sock, cert, now, hostname_match=True, chain_valid=True)
     return _judge(session, [])
 
@@ -92,12 +92,19 @@ def _unverified(session: Session, error: ssl.SSLCertVerificationError) -> Outcom
     sock = connect_to(session.address, target.port, session.remaining())
     tls_sock = handshake(session, sock, tls_context(target.ca_cert, verify=False))
     now = dt.datetime.now(dt.UTC)
-    cert = certificates.load(tls_sock.getpeercert(binary_form=True))
+    cert = _peer_certificate(tls_sock)
     hostname_match = certificates.matches_host(cert, target.host)
     trusted = error.verify_code == HOSTNAME_MISMATCH
     chain_valid = trusted and certificates.in_validity_period(cert, now)
     session.tls = _info(tls_sock, cert, now, hostname_match, chain_valid)
     return _judge(session, _problems(target, error, cert, now, hostname_match))
+
+
+def _peer_certificate(tls_sock: ssl.SSLSocket) -> x509.Certificate:
+    der = tls_sock.getpeercert(binary_form=True)
+    if der is None:  # a TLS server always sends one; a handshake without is no TLS we know
+        raise NoTls("The server completed the TLS handshake without a certificate.")
+    return certificates.load(der)
 
 
 def _info(

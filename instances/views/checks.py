@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.core import is_ratelimited
@@ -42,7 +44,7 @@ STATUS_LABELS = {
 }
 
 
-def display_steps(result: dict | None) -> list[dict]:
+def display_steps(result: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The steps of a stored report (or placeholders) with titles and status labels."""
     stored = {step["name"]: step for step in (result or {}).get("steps", [])}
     rows = []
@@ -60,6 +62,7 @@ def display_steps(result: dict | None) -> list[dict]:
 
 
 def _user_and_instance(group: str, request: HttpRequest) -> str:
+    assert request.resolver_match is not None
     return f"{request.user.pk}:{request.resolver_match.kwargs['name']}"
 
 
@@ -85,7 +88,7 @@ def instance_test(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_test(request: HttpRequest, name: str) -> HttpResponse:
+def run_test(request: HttpRequest, name: str) -> HttpResponseBase:
     instance, _ = get_instance_for(request.user, name, Role.MEMBER)
     if is_ratelimited(
         request, group=TEST_RATE_GROUP, key=_user_and_instance, rate=TEST_RATE, increment=True
@@ -113,5 +116,5 @@ def _lines(check: InstanceCheck) -> Iterator[str]:
     yield _line({"event": "done", "report": check.report.as_dict()})
 
 
-def _line(data: dict) -> str:
+def _line(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False) + "\n"

@@ -49,7 +49,7 @@ class RotateForm(forms.Form):
         coerce=int, choices=GRACE_CHOICES, initial=3600, label="Keep the old password working for"
     )
 
-    def __init__(self, *args, instance: Instance, **kwargs) -> None:
+    def __init__(self, *args: Any, instance: Instance, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not instance.engine_info.dual_passwords:
             del self.fields["grace_seconds"]
