@@ -106,7 +106,7 @@ def check_command(instance: Instance) -> None:
 
 def check_http(client: Client, instance: Instance) -> None:
     cache.clear()  # the endpoint allows 10 runs a minute per user and instance
-    response = client.post(reverse("instance-test-run", args=[instance.name]))
+    response = client.post(reverse("instance-check-run", args=[instance.name]))
     body = b"".join(response.streaming_content)
     assert b'"status": "ok"' in body.splitlines()[-1], body[-500:]
 

@@ -74,7 +74,7 @@ class UndecryptablePasswordTests(BaseTestCase):
             reverse("instance-copy", args=pg), {"field": "uri"}, content_type="application/json"
         )
         self.assert_explained(copy, 503)
-        self.assert_explained(self.client.post(reverse("instance-test-run", args=pg)), 503)
+        self.assert_explained(self.client.post(reverse("instance-check-run", args=pg)), 503)
         env = self.client.post(reverse("team-env", args=[self.alpha.pk]), follow=True)
         self.assert_explained(env)
         self.assert_explained(self.client.get(reverse("rotation-start", args=pg)))

@@ -22,8 +22,8 @@ from instances.models import Role
 from instances.secrets import SecretUnavailable
 from instances.views import rate_limited
 
-TEST_RATE = "10/m"
-TEST_RATE_GROUP = "connection-test"
+CHECK_RATE = "10/m"
+CHECK_RATE_GROUP = "connection-check"
 NDJSON = "application/x-ndjson"
 
 
@@ -68,17 +68,17 @@ def _user_and_instance(group: str, request: HttpRequest) -> str:
 
 @login_required
 @require_GET
-def instance_test(request: HttpRequest, name: str) -> HttpResponse:
+def instance_check(request: HttpRequest, name: str) -> HttpResponse:
     instance, membership = get_instance_for(request.user, name)
     last = instance.checks.select_related("actor").first()
     return render(
         request,
-        "instances/test.html",
+        "instances/check.html",
         {
             "instance": instance,
             "membership": membership,
-            "tab": "test",
-            "can_test": membership.allows(Role.MEMBER),
+            "tab": "check",
+            "can_check": membership.allows(Role.MEMBER),
             "last": last,
             "steps": display_steps(last.result if last else None),
             "timeout": settings.ZEKTOR_CHECK_TIMEOUT,
@@ -88,10 +88,10 @@ def instance_test(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_test(request: HttpRequest, name: str) -> HttpResponseBase:
+def run_check(request: HttpRequest, name: str) -> HttpResponseBase:
     instance, _ = get_instance_for(request.user, name, Role.MEMBER)
     if is_ratelimited(
-        request, group=TEST_RATE_GROUP, key=_user_and_instance, rate=TEST_RATE, increment=True
+        request, group=CHECK_RATE_GROUP, key=_user_and_instance, rate=CHECK_RATE, increment=True
     ):
         return rate_limited(request, Ratelimited())
     try:
