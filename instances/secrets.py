@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 from django.http import HttpRequest
 
 from instances import audit
-from instances.crypto import DecryptionError, key_id_of
+from instances.crypto import DecryptionError, Keyring, key_id_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-    from instances.models import Instance, Rotation
+    from instances.models import Instance, Rotation, SealedFieldsMixin
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class Purpose(StrEnum):
     CONNECTION_TEST = "connection_test"
     ROTATION = "rotation"
     IMPORT = "import"
+    KEY_ROTATION = "key_rotation"
     DEMO = "demo"
 
     @property
@@ -90,6 +91,13 @@ def open_rotation(rotation: Rotation) -> tuple[str, str]:
         raise SecretUnavailable(
             decryption_message(rotation.instance.name, key_id, what="passwords of the rotation")
         ) from None
+
+
+def reseal(row: SealedFieldsMixin, field: str, ring: Keyring) -> str:
+    """Purpose KEY_ROTATION: the field's secret sealed again under ``ring``'s primary key
+    (DecryptionError when it cannot be opened); the plaintext never leaves this function."""
+    context = row.seal_context(field)
+    return ring.seal(ring.open(getattr(row, field), context), context)
 
 
 def decryption_message(name: str, key_id: str, *, what: str = "password") -> str:
