@@ -23,19 +23,17 @@ class DeniedAddress(Exception):
     """The host resolves into a network the portal never contacts; nothing was sent."""
 
 
+# "This network": 0.0.0.0 reaches the local host on Linux, as :: does.
+_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
 # IPv4 addresses no instance has, whatever ZEKTOR_CHECK_DENY_NETWORKS says, when they hide
-# inside an IPv6 address: "this network" (0.0.0.0 reaches the local host on Linux), loopback,
-# link-local (cloud metadata), multicast and broadcast, and Alibaba's metadata address.
-_NEVER_EMBEDDED = tuple(
-    ipaddress.IPv4Network(net)
-    for net in (
-        "0.0.0.0/8",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "224.0.0.0/4",
-        "240.0.0.0/4",
-        "100.100.100.200/32",
-    )
+# inside an IPv6 address: this network, loopback, link-local (cloud metadata), multicast and
+# broadcast, and Alibaba's metadata address.
+_NEVER_EMBEDDED = (
+    _THIS_NETWORK,
+    *map(
+        ipaddress.IPv4Network,
+        ("127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "100.100.100.200/32"),
+    ),
 )
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -52,8 +50,21 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     return found
 
 
+def ip_literal(host: str) -> IPAddress | None:
+    """The address ``host`` names without DNS: an IP literal (an IPv6 zone dropped), or one
+    of the old numeric IPv4 forms the resolver also accepts (``0``, ``127.1``, ``0x7f.1``)."""
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):
+        return None
+
+
 def _never_contacted(ip: IPAddress) -> str | None:
-    if ip.is_unspecified or (ip.version == 4 and ip in _NEVER_EMBEDDED[0]):
+    if ip.is_unspecified or (isinstance(ip, ipaddress.IPv4Address) and ip in _THIS_NETWORK):
         return "an unspecified address, which reaches the portal's own host"
     if isinstance(ip, ipaddress.IPv6Address):
         for v4 in embedded_ipv4(ip):
@@ -62,23 +73,12 @@ def _never_contacted(ip: IPAddress) -> str | None:
     return None
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
-
-
 def always_refused(host: str) -> str | None:
     """Why an IP literal ``host`` is never contacted, whatever the settings say: unspecified
     addresses (a connection to ``::`` or ``0.0.0.0`` reaches the local host) and IPv6 forms of
     a refused IPv4 address. None for host names and acceptable literals; no DNS lookup."""
-    try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return None
-    why = _never_contacted(ip)
+    ip = ip_literal(host)
+    why = None if ip is None else _never_contacted(ip)
     return None if why is None else f"{host} is {why}"
 
 
@@ -116,10 +116,9 @@ class AddressPolicy:
 def lookup(host: str, port: int) -> list[str]:
     """Addresses for ``host`` in resolver order, without duplicates (no DNS for IP literals).
     socket.gaierror when the name does not resolve, UnicodeError for an invalid name."""
-    try:
-        return [str(ipaddress.ip_address(host))]
-    except ValueError:
-        pass
+    ip = ip_literal(host)
+    if ip is not None:
+        return [str(ip)]
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
@@ -130,7 +129,7 @@ def vet(addresses: list[str], host: str, policy: AddressPolicy) -> list[str]:
     for address in addresses:
         why = policy.refusal(address)
         if why is not None:
-            if _is_ip(host):
+            if ip_literal(host) is not None:
                 raise DeniedAddress(f"{host} is {why}")
             raise DeniedAddress(f"{host} resolves to {address}, {why}")
     if not addresses:

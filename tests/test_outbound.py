@@ -37,6 +37,9 @@ from zektor_portal.env import DEFAULT_DENY_NETWORKS, Env
         "2002:a9fe:a9fe::1",
         "::ffff:100.100.100.200",
         "::%eth0",
+        "0",
+        "0x0",
+        "0.0",
     ],
 )
 def test_it_always_refuses_unspecified_and_ipv6_forms_of_refused_addresses(host):
@@ -60,6 +63,13 @@ def test_it_always_refuses_unspecified_and_ipv6_forms_of_refused_addresses(host)
 )
 def test_it_leaves_names_and_acceptable_literals_to_the_settings(host):
     assert always_refused(host) is None
+
+
+def test_it_reads_the_old_numeric_ipv4_forms_as_the_resolver_does():
+    assert lookup("127.1", 5432) == ["127.0.0.1"]
+    assert lookup("0x7f.1", 5432) == ["127.0.0.1"]
+    with pytest.raises(DeniedAddress, match="loopback"):
+        vet(lookup("127.1", 5432), "127.1", AddressPolicy(deny=(), allow_loopback=False))
 
 
 # ------------------------------------------------ against a real listener on loopback
