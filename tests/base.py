@@ -50,8 +50,10 @@ def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fiel
 
 
 def stored_password(instance: Instance) -> str:
-    """The password the portal stores for ``instance`` now (read fresh from the database)."""
-    return Instance.objects.get(pk=instance.pk).unseal("password_sealed")
+    """The password the portal stores for ``instance`` now (read fresh from the database
+    when the instance is saved)."""
+    fresh = Instance.objects.get(pk=instance.pk) if instance.pk else instance
+    return fresh.unseal("password_sealed")
 
 
 class BaseTestCase(TestCase):
