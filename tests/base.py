@@ -37,8 +37,8 @@ def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fiel
     defaults = {
         "host": f"{name}.db.zektor.example",
         "port": engine_for(engine).default_port,
-        "username": "app" if engine == Engine.POSTGRESQL else "default",
-        "database": "app" if engine == Engine.POSTGRESQL else "",
+        "username": engine_for(engine).default_username or "app",
+        "database": "app" if engine_for(engine).has_database else "",
         "tier": "standard",
     }
     defaults.update(fields)

@@ -12,7 +12,7 @@ from ipaddress import ip_network
 import pytest
 
 from instances.checks.engine import ConnectionCheck
-from instances.engines import Target
+from instances.engines import Target, engine_for
 from instances.models import RotationState, Team
 from instances.outbound import AddressPolicy, DeniedAddress, always_refused, lookup, vet
 from instances.rotation import machine
@@ -144,7 +144,7 @@ def test_a_check_refuses_them_at_resolve_whatever_the_settings(listener, host, e
         port=listener.port,
         username="default",
         password=HOSTILE_PASSWORD,
-        database="app" if engine == "postgresql" else "",
+        database="app" if engine_for(engine).has_database else "",
     )
     check = ConnectionCheck(target, timeout=3, deny_networks=[], allow_loopback=True)
     report = check.run_all()
