@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import ip_network
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.test import TestCase
@@ -34,7 +35,7 @@ def instance_on(server: ServerInfo, team: Team, name: str, **fields) -> Instance
 
 
 def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fields) -> Instance:
-    defaults = {
+    defaults: dict[str, Any] = {
         "host": f"{name}.db.zektor.example",
         "port": engine_for(engine).default_port,
         "username": engine_for(engine).default_username or "app",
@@ -57,6 +58,16 @@ def stored_password(instance: Instance) -> str:
 
 
 class BaseTestCase(TestCase):
+    alpha: Team
+    beta: Team
+    admin: User
+    member: User
+    viewer: User
+    outsider: User
+    pg: Instance
+    cache: Instance
+    beta_pg: Instance
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.alpha = Team.objects.create(name="Alpha")

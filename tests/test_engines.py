@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import trustme
@@ -32,7 +33,7 @@ def fake_pg(test_ca: trustme.CA) -> Iterator[FakePostgres]:
 
 
 def fake_target(fake: FakePostgres, test_ca: trustme.CA, **fields) -> Target:
-    values = {
+    values: dict[str, Any] = {
         "name": "fake",
         "engine": "postgresql",
         "host": fake.host,

@@ -11,7 +11,9 @@ from cryptography.x509.oid import NameOID
 from instances.checks.report import Certificate
 
 
-def load(der: bytes) -> x509.Certificate:
+def load(der: bytes | None) -> x509.Certificate:
+    if der is None:  # ssl gives None when the server sent no certificate
+        raise ValueError("the server sent no certificate")
     return x509.load_der_x509_certificate(der)
 
 
@@ -21,14 +23,10 @@ def names(cert: x509.Certificate) -> list[str]:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        return [_text(attr.value) for attr in common_names]
+        return [str(attr.value) for attr in common_names]  # always str for this OID
     return san.get_values_for_type(x509.DNSName) + [
         str(ip) for ip in san.get_values_for_type(x509.IPAddress)
     ]
-
-
-def _text(value: str | bytes) -> str:
-    return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
 def matches_host(cert: x509.Certificate, host: str) -> bool:

@@ -265,8 +265,8 @@ class Machine:
         )
 
     def _end_grace(self, finish_now: bool) -> bool:
-        until = self.rotation.grace_until
-        if not finish_now and until is not None and timezone.now() < until:
+        until = self.rotation.grace_until  # set on entering GRACE; unknown: keep the old one
+        if not finish_now and (until is None or timezone.now() < until):
             return False
         return self._retire_old(old_logs_in=self._logs_in(self.old))
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.core import is_ratelimited
@@ -62,7 +62,7 @@ def display_steps(result: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _user_and_instance(group: str, request: HttpRequest) -> str:
-    assert request.resolver_match is not None
+    assert request.resolver_match is not None, "a rate limit key of a routed view"
     return f"{request.user.pk}:{request.resolver_match.kwargs['name']}"
 
 
@@ -88,14 +88,15 @@ def instance_check(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_check(request: HttpRequest, name: str) -> HttpResponseBase:
+def run_check(request: HttpRequest, name: str) -> HttpResponse | StreamingHttpResponse:
     instance, _ = get_instance_for(request.user, name, Role.MEMBER)
     if is_ratelimited(
         request, group=CHECK_RATE_GROUP, key=_user_and_instance, rate=CHECK_RATE, increment=True
     ):
         return rate_limited(request, Ratelimited())
     try:
-        check = InstanceCheck(instance, actor=request.user, request=request)
+        actor = request.user if isinstance(request.user, User) else None
+        check = InstanceCheck(instance, actor=actor, request=request)
     except SecretUnavailable as problem:
         return HttpResponse(str(problem), status=503, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(_lines(check), content_type=NDJSON)
