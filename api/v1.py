@@ -21,18 +21,18 @@ from api.models import Scope
 from api.secrets import reveal_password
 from instances import audit
 from instances.checks.service import InstanceCheck
-from instances.crypto import DecryptionError, key_id_of
 from instances.management.commands.rotate_password import summary
 from instances.models import Instance
 from instances.rotation import machine
+from instances.secrets import SecretUnavailable
 from instances.snippets import (
     SNIPPET_IDS,
     connection_details,
     connection_uri,
     snippets_report,
 )
-from instances.views.checks import TEST_RATE, TEST_RATE_GROUP
-from instances.views.secrets import SECRETS_RATE, SECRETS_RATE_GROUP, decryption_message
+from instances.views.checks import CHECK_RATE, CHECK_RATE_GROUP
+from instances.views.secrets import SECRETS_RATE, SECRETS_RATE_GROUP
 
 api = NinjaAPI(
     title="Zektor Portal API",
@@ -145,12 +145,11 @@ def run_check(request: HttpRequest, name: InstanceName):
     """Run a connection test now (scope `test`): the web test's engine, timeout and rate
     limit; stored and audited like a web run. Returns the `check_connection --json` object."""
     instance = instance_for(request, name, Scope.TEST)
-    limit(request, TEST_RATE_GROUP, TEST_RATE, f"{token_of(request).pk}:{instance.pk}")
+    limit(request, CHECK_RATE_GROUP, CHECK_RATE, f"{token_of(request).pk}:{instance.pk}")
     try:
         check = InstanceCheck(instance, request=request, actor_name=token_of(request).actor_name)
-    except DecryptionError:
-        message = decryption_message(instance, key_id_of(instance.password_sealed))
-        raise ApiError(503, "secret_unavailable", message) from None
+    except SecretUnavailable as problem:
+        raise ApiError(503, "secret_unavailable", str(problem)) from None
     return check.run().as_dict()
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from api import tokens
 from api.models import ApiToken, Scope
 from instances.models import AuditEvent, CheckRun, Instance, Rotation, RotationState
-from instances.views.checks import TEST_RATE
+from instances.views.checks import CHECK_RATE
 from instances.views.secrets import SECRETS_RATE
 from tests.api_support import ALL_SCOPES, call, make_token
 from tests.base import TEST_PASSWORD, BaseTestCase
@@ -207,10 +207,10 @@ class ThrottleTests(ApiTestCase):
     def test_it_throttles_tests_like_the_web_test(self) -> None:
         _, token = make_token(self.alpha)
         path = f"/api/v1/instances/{self.pg.name}/checks"
-        for _ in range(limit_of(TEST_RATE)):
+        for _ in range(limit_of(CHECK_RATE)):
             self.assertEqual(call("POST", path, token).status_code, 200)
         self.assertEqual(call("POST", path, token).status_code, 429)
-        self.assertEqual(CheckRun.objects.count(), limit_of(TEST_RATE))
+        self.assertEqual(CheckRun.objects.count(), limit_of(CHECK_RATE))
 
     def test_it_limits_each_token_separately(self) -> None:
         _, first = make_token(self.alpha, name="first")

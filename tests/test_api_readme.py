@@ -15,7 +15,7 @@ from api.models import Scope
 from instances.models import Team
 from instances.snippets import connection_uri
 from tests.api_support import make_token
-from tests.base import make_instance
+from tests.base import make_instance, stored_password
 from tests.servers import unavailable
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -55,6 +55,6 @@ def test_it_fetches_the_instance_url_as_the_readme_says(live_server, tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    expected = connection_uri(instance, instance.password)
+    expected = connection_uri(instance, stored_password(instance))
     assert github_env.read_text() == f"DATABASE_URL={expected}\n"
     assert f"::add-mask::{expected}" in result.stdout
