@@ -252,18 +252,19 @@ def clients_for(scenario: Scenario, portal: Portal, tally: Tally) -> list[Callab
         user = portal.users[number % len(portal.users)]
         return PortalUser(user.base_url, cookies=dict(user.cookies))
 
-    actions: list[Callable[[], float]] = []
     targets = portal.dead if scenario.targets == "dead" else portal.healthy
-    for n in range(scenario.browsers + scenario.testers + scenario.mixed):
-        user = session(n)
-        if n < scenario.browsers:
-            actions.append(lambda u=user: browse_once(u, portal, tally))
-        elif n < scenario.browsers + scenario.testers:
-            actions.append(
-                lambda u=user: test_once(u, random.choice(targets), tally, scenario.hang_up)
-            )
-        else:
-            actions.append(lambda u=user: mixed_once(u, portal, tally))
+
+    def tester(user: PortalUser) -> Callable[[], float]:
+        return lambda: test_once(user, random.choice(targets), tally, scenario.hang_up)
+
+    def browser(user: PortalUser) -> Callable[[], float]:
+        return lambda: browse_once(user, portal, tally)
+
+    def mixed(user: PortalUser) -> Callable[[], float]:
+        return lambda: mixed_once(user, portal, tally)
+
+    kinds = [browser] * scenario.browsers + [tester] * scenario.testers + [mixed] * scenario.mixed
+    actions = [kind(session(n)) for n, kind in enumerate(kinds)]
     return actions
 
 

@@ -84,7 +84,7 @@ class PortalUser:
         if self._connection is None:
             parts = urlsplit(self.base_url)
             self._connection = http.client.HTTPConnection(
-                parts.hostname, parts.port, timeout=self.timeout
+                parts.hostname or "localhost", parts.port, timeout=self.timeout
             )
         return self._connection
 

@@ -29,6 +29,18 @@ ROOT = Path(__file__).resolve().parent.parent
 STEPS = ["resolve", "tcp", "tls", "auth", "query", "limits"]
 
 
+def owned_run(instance, actor) -> runs.OwnedRun:
+    run = runs.begin(instance, actor=actor)
+    assert isinstance(run, runs.OwnedRun), "no test of the instance was running"
+    return run
+
+
+def joined_run(instance, actor) -> list[dict]:
+    run = runs.begin(instance, actor=actor)
+    assert isinstance(run, runs.Joined), "a test of the instance was running"
+    return run.events  # at once: a joiner holds no thread
+
+
 def drain(run: runs.OwnedRun) -> list[dict]:
     try:
         return list(run)
@@ -59,13 +71,12 @@ class JoiningTests(BaseTestCase):
         self.pit = instance_on(self.pg_server, self.alpha, "pit", port=self.tarpit.port)
 
     def assert_joined_the_same_run(self) -> None:
-        owner = runs.begin(self.pit, actor=self.member)
+        owner = owned_run(self.pit, self.member)
         events = iter(owner)
         owned = [next(events), next(events), next(events)]
         assert owned[0]["joined"] is False
         assert [e["step"]["name"] for e in owned[1:]] == ["resolve", "tcp"]  # TLS waits now
-        joined = runs.begin(self.pit, actor=self.admin)
-        assert isinstance(joined, list)  # at once: a joiner holds no thread
+        joined = joined_run(self.pit, self.admin)
         start, *so_far = joined
         assert start["joined"] is True
         assert start["started_by"] == "bob"
@@ -101,7 +112,7 @@ class JoiningTests(BaseTestCase):
         """A second process finds and follows the run this one owns, through Redis alone."""
         url = self.redis_server.url()
         with override_settings(ZEKTOR_REDIS_URL=url):
-            owner = runs.begin(self.pit, actor=self.member)
+            owner = owned_run(self.pit, self.member)
             events = iter(owner)
             start = next(events)
             follower = subprocess.Popen(
@@ -119,8 +130,8 @@ class JoiningTests(BaseTestCase):
         assert owned[-1]["check_run"] == CheckRun.objects.get(instance=self.pit).pk
 
     def test_a_second_test_after_the_first_ended_runs_anew(self):
-        first = drain(runs.begin(self.pit, actor=self.member))
-        second = drain(runs.begin(self.pit, actor=self.admin))
+        first = drain(owned_run(self.pit, self.member))
+        second = drain(owned_run(self.pit, self.admin))
         assert second[0]["joined"] is False
         assert second[0]["run"] != first[0]["run"]
         assert CheckRun.objects.filter(instance=self.pit).count() == 2
@@ -140,7 +151,7 @@ class JoiningTests(BaseTestCase):
             log = RedisBoard(url).take(info)
             assert log is not None
             log.publish({"event": "step", "step": {"name": "resolve"}})
-            joined = runs.begin(self.pit, actor=self.admin)
+            joined = joined_run(self.pit, self.admin)
             assert joined[0]["joined"] is True
             received = follow_to_the_end(self.pit, joined[1:], lambda: time.sleep(0.5))
         assert received[0]["step"]["name"] == "resolve"
@@ -148,7 +159,7 @@ class JoiningTests(BaseTestCase):
         assert "Run the test again" in received[-1]["message"]
 
     def test_it_follows_only_runs_of_the_instance_asked_for(self):
-        owner = runs.begin(self.pit, actor=self.member)
+        owner = owned_run(self.pit, self.member)
         start = next(iter(owner))
         try:
             assert runs.follow(self.pg, start["run"])[-1]["event"] == "lost"
@@ -191,11 +202,11 @@ class BoundTests(BaseTestCase):
         self.client.force_login(self.member)
 
     def test_it_refuses_a_test_over_the_bound_at_once_with_retry_after(self):
-        busy = runs.begin(self.pit, actor=self.admin)
+        busy = owned_run(self.pit, self.admin)
         next(iter(busy))
         try:
             began = time.monotonic()
-            refused = self.client.post(reverse("instance-test-run", args=["healthy"]))
+            refused = self.client.post(reverse("instance-check-run", args=["healthy"]))
             answered_in = time.monotonic() - began
         finally:
             drain(busy)
@@ -208,17 +219,17 @@ class BoundTests(BaseTestCase):
         assert answered_in < 1.0  # no queue, no run: the refusal does not wait for anything
         assert not CheckRun.objects.filter(instance=self.healthy).exists()
         # The slot is free again once the running test ended.
-        ok = self.client.post(reverse("instance-test-run", args=["healthy"]))
-        body = b"".join(ok.streaming_content).decode()
+        ok = self.client.post(reverse("instance-check-run", args=["healthy"]))
+        body = b"".join(ok).decode()
         assert json.loads(body.splitlines()[-1])["report"]["status"] == "ok"
 
     def test_joining_takes_no_slot(self):
         """However many join, they hold no thread: over the bound they still join."""
-        busy = runs.begin(self.pit, actor=self.admin)
+        busy = owned_run(self.pit, self.admin)
         next(iter(busy))
         try:
             for _ in range(5):
-                joined = self.client.post(reverse("instance-test-run", args=["pit"]))
+                joined = self.client.post(reverse("instance-check-run", args=["pit"]))
                 assert joined.status_code == 200
                 assert not joined.streaming
                 lines = [json.loads(line) for line in joined.content.decode().splitlines()]
@@ -241,7 +252,7 @@ class BoundTests(BaseTestCase):
             instance_on(self.pg_server, self.alpha, f"pit-{n}", port=self.tarpit.port)
             for n in range(3)
         ]
-        busy = runs.begin(self.pit, actor=self.admin)
+        busy = owned_run(self.pit, self.admin)
         next(iter(busy))
         try:
             accepted = self.tarpit.accepted
@@ -270,7 +281,7 @@ def test_a_run_whose_browser_went_away_finishes_and_is_stored_once(
     instance = instance_on(pg_tls, team, "pit", port=tarpit.port)
     browser = PortalUser(live_server.url)
     browser.login("dana", "a-long-password-for-dana")
-    response = browser.stream(reverse("instance-test-run", args=["pit"]))
+    response = browser.stream(reverse("instance-check-run", args=["pit"]))
     assert response.status == 200
     assert next(response.events())["event"] == "start"
     response.hang_up()
@@ -303,7 +314,7 @@ def test_a_joined_page_follows_the_run_over_http(live_server, settings, pg_tls, 
     dana, eve = PortalUser(live_server.url), PortalUser(live_server.url)
     dana.login("dana", "a-long-password-for-dana")
     eve.login("eve", "a-long-password-for-eve")
-    path = reverse("instance-test-run", args=["pit"])
+    path = reverse("instance-check-run", args=["pit"])
     owner = dana.stream(path)
     owned = owner.events()
     start = next(owned)

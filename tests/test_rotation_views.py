@@ -8,7 +8,14 @@ from django.urls import reverse
 
 from instances.models import AuditEvent, Rotation, RotationState
 from instances.rotation import machine
-from tests.base import ALLOW_LOOPBACK, TEST_PASSWORD, BaseTestCase, instance_on, make_instance
+from tests.base import (
+    ALLOW_LOOPBACK,
+    TEST_PASSWORD,
+    BaseTestCase,
+    instance_on,
+    make_instance,
+    stored_password,
+)
 from tests.rotation_support import logs_in
 from tests.servers import HOSTILE_PASSWORD, Tarpit
 from tests.url_catalog import project_routes, sample_values
@@ -154,11 +161,11 @@ class RotationFlowTests(BaseTestCase):
         response = self.client.post(reverse("rotation-start", args=["ui-pg"]))
         rotation = instance.rotations.get()
         self.assertRedirects(response, reverse("rotation-detail", args=["ui-pg", rotation.uid]))
-        detail = self.client.get(response.url)
+        detail = self.client.get(response["Location"])
         for action in ("rotation_applied", "rotation_verified", "rotation_promoted"):
             self.assertContains(detail, action)
         instance.refresh_from_db()
-        new = instance.password
+        new = stored_password(instance)
         self.assertNotContains(detail, new)
         reveal_url = reverse("rotation-reveal", args=["ui-pg", rotation.uid])
         self.assertContains(self.client.post(reveal_url), new)
@@ -182,7 +189,7 @@ class RotationFlowTests(BaseTestCase):
         )
         rotation = instance.rotations.get()
         self.assertEqual(rotation.state, RotationState.GRACE)
-        detail = self.client.get(response.url)
+        detail = self.client.get(response["Location"])
         self.assertContains(detail, reverse("rotation-finish", args=["ui-cache", rotation.uid]))
         self.assertTrue(logs_in(server, HOSTILE_PASSWORD))
         self.client.post(reverse("rotation-finish", args=["ui-cache", rotation.uid]))

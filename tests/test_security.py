@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
 from django.urls import path
 from django.utils.html import escape
@@ -82,7 +82,23 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     "instances/<slug:name>/ca.pem": (_team_page(), _signed_in(405)),
     "teams/<int:team_id>/onboarding/": (_team_page(), _signed_in(405)),
     "teams/<int:team_id>/onboarding/env": (_signed_in(405), _members_only()),
+    "teams/<int:team_id>/tokens/": (_admins_only(200), _admins_only(400)),
+    # There is no token 0: admins are told so (tests/test_api_tokens.py revokes real ones).
+    "teams/<int:team_id>/tokens/<int:token_id>/revoke": (_signed_in(405), _admins_only(404)),
+    # The HTTP API knows bearer tokens only (tests/test_api.py): a session gets 401.
+    "api/v1/": (_everyone(404), _everyone(404)),
+    "^api/": (_everyone(404), _everyone(404)),
+    "api/v1/openapi.json": (_everyone(200), _everyone(405)),
+    "api/v1/docs": (_everyone(200), _everyone(405)),
+    "api/v1/instances": (_everyone(401), _everyone(405)),
+    "api/v1/instances/<name>": (_everyone(401), _everyone(405)),
+    "api/v1/instances/<name>/reveal": (_everyone(405), _everyone(401)),
+    "api/v1/instances/<name>/snippets": (_everyone(401), _everyone(405)),
+    "api/v1/instances/<name>/checks": (_everyone(401), _everyone(401)),
+    "api/v1/instances/<name>/rotations": (_everyone(401), _everyone(401)),
+    "api/v1/instances/<name>/rotations/<uid>": (_everyone(401), _everyone(405)),
 }
+API_PREFIX = "api/"
 
 # Django's admin is for staff only (none of these users): it sends everyone to its login.
 ADMIN_PREFIX = "admin/"
@@ -124,6 +140,8 @@ def password_forms(password: str) -> set[str]:
 
 
 class SecurityTestCase(BaseTestCase):
+    rotation: Rotation
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -180,6 +198,8 @@ class RoleMatrixTests(SecurityTestCase):
         accepted = []
         for route in project_routes():
             _, post = expected_for(route)
+            if route.route.lstrip("^").startswith(API_PREFIX):
+                continue  # bearer tokens only, no cookies: nothing for CSRF to protect
             for role in ("anonymous", "admin"):
                 if post[role] == 405:
                     continue
@@ -235,7 +255,7 @@ class NoPasswordLeakTests(SecurityTestCase):
             self.assert_no_password(json.dumps(event.detail), f"audit event {event.action}")
 
 
-def _boom(request: HttpRequest) -> None:
+def _boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("kaboom: internal detail /etc/zektor")
 
 

@@ -26,6 +26,7 @@ from django.db.utils import ConnectionHandler
 from instances import escaping
 from instances.models import Instance
 from instances.snippets import Snippet, build_snippets
+from tests.base import stored_password
 from tests.servers import ServerInfo, unavailable
 
 pytestmark = pytest.mark.servers
@@ -69,14 +70,14 @@ def instance_for(server: ServerInfo, name: str) -> Instance:
         database=server.database or "",
         sslmode="verify-full",
         tls=True,
-        ca_cert=server.ca_pem,
+        ca_cert=server.ca_pem or "",
     )
-    instance.password = server.password
+    instance.set_password(server.password)
     return instance
 
 
 def by_id(instance: Instance) -> dict[str, Snippet]:
-    return {s.id: s for s in build_snippets(instance, instance.password)}
+    return {s.id: s for s in build_snippets(instance, stored_password(instance))}
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +113,11 @@ def assert_pg_session(row: Any, server: ServerInfo) -> None:
     assert row[1] is True  # TLS
 
 
-def pg_connect(**kwargs: Any) -> tuple:
+def pg_connect(**kwargs: Any) -> tuple[Any, ...]:
     with psycopg.connect(connect_timeout=10, **kwargs) as conn:
-        return conn.execute(PG_PROBE).fetchone()
+        row = conn.execute(PG_PROBE).fetchone()
+    assert row is not None
+    return row
 
 
 # ------------------------------------------------------------------------ shell clients
@@ -202,7 +205,8 @@ def test_it_connects_with_django_databases(
     finally:
         connection.close()
         if variant == "resilience":
-            connection.close_pool()
+            # Django 5.1+ has it; django-stubs 5.2 does not know it yet.
+            connection.close_pool()  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("variant", ["code", "resilience"])

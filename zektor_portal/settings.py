@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -24,8 +25,11 @@ def _load(env: Env) -> dict:
     elif debug:
         secret_key = env.str("ZEKTOR_SECRET_KEY", "zektor-insecure-development-key")
         keys_raw = env.str("ZEKTOR_ENCRYPTION_KEYS") is not None
-        keys = env.encryption_keys("ZEKTOR_ENCRYPTION_KEYS") if keys_raw else None
-        keys = keys or development_encryption_keys(DATA_DIR)
+        keys = (
+            env.encryption_keys("ZEKTOR_ENCRYPTION_KEYS")
+            if keys_raw
+            else development_encryption_keys(DATA_DIR)
+        )
     else:
         secret_key = env.required("ZEKTOR_SECRET_KEY", why)
         if len(secret_key) < 32:
@@ -59,6 +63,7 @@ def _load(env: Env) -> dict:
         "allowed_hosts": env.list("ZEKTOR_ALLOWED_HOSTS", "localhost,127.0.0.1"),
         "check_timeout": env.float("ZEKTOR_CHECK_TIMEOUT", 10.0, minimum=1, maximum=120),
         "deny_networks": env.networks("ZEKTOR_CHECK_DENY_NETWORKS", DEFAULT_DENY_NETWORKS),
+        "allow_loopback": env.bool("ZEKTOR_CHECK_ALLOW_LOOPBACK", False),
         # Below gunicorn's 8 threads per worker (Dockerfile), so pages always have threads.
         "check_concurrency": env.int("ZEKTOR_CHECK_CONCURRENCY", 3, minimum=1, maximum=64),
     }
@@ -76,6 +81,7 @@ ALLOWED_HOSTS: list[str] = _config["allowed_hosts"]
 ZEKTOR_ENCRYPTION_KEYS: dict[str, bytes] = _config["keys"]
 ZEKTOR_CHECK_TIMEOUT: float = _config["check_timeout"]
 ZEKTOR_CHECK_DENY_NETWORKS = _config["deny_networks"]
+ZEKTOR_CHECK_ALLOW_LOOPBACK: bool = _config["allow_loopback"]
 ZEKTOR_CHECK_CONCURRENCY: int = _config["check_concurrency"]
 ZEKTOR_REDIS_URL: str | None = _config["redis_url"]
 
@@ -89,7 +95,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "instances",
+    # HTTP API (issue 16): django-ninja serves its Swagger UI files as static files.
+    "ninja",
+    "api",
 ]
+# The demo servers and load_demo (development only) are not in the production image:
+# installed only in development mode, and only where the code exists.
+if DEBUG and importlib.util.find_spec("demo") is not None:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -202,7 +215,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT: Path | None = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -14,10 +14,12 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import redis
 from django.conf import settings
 
+Event = dict[str, Any]  # one line of a test's NDJSON: start, step, done, lost, follow
 KEY_PREFIX = "zektor:check-runs:"
 # How long a run's events stay readable after its deadline, for followers polling late.
 KEEP_SECONDS = 60.0
@@ -42,7 +44,7 @@ class Log(ABC):
     """The owner's side of a run: its events, in order, for everyone following it."""
 
     @abstractmethod
-    def publish(self, event: dict) -> None: ...
+    def publish(self, event: Event) -> None: ...
 
     @abstractmethod
     def release(self) -> None:
@@ -59,7 +61,7 @@ class Board(ABC):
         """The run of ``key`` going on now, if any."""
 
     @abstractmethod
-    def read(self, run_id: str, after: int) -> tuple[RunInfo | None, list[dict]]:
+    def read(self, run_id: str, after: int) -> tuple[RunInfo | None, list[Event]]:
         """The run (None once forgotten) and its events from number ``after`` on."""
 
 
@@ -69,9 +71,9 @@ class Board(ABC):
 class _LocalRun(Log):
     def __init__(self, board: LocalBoard, info: RunInfo) -> None:
         self.board, self.info = board, info
-        self.events: list[dict] = []
+        self.events: list[Event] = []
 
-    def publish(self, event: dict) -> None:
+    def publish(self, event: Event) -> None:
         with self.board.lock:
             self.events.append(event)
 
@@ -101,7 +103,7 @@ class LocalBoard(Board):
             run = self.owners.get(key)
             return run.info if run else None
 
-    def read(self, run_id: str, after: int) -> tuple[RunInfo | None, list[dict]]:
+    def read(self, run_id: str, after: int) -> tuple[RunInfo | None, list[Event]]:
         with self.lock:
             run = self._runs.get(run_id)
             return (run.info, run.events[after:]) if run else (None, [])
@@ -140,7 +142,7 @@ class _RedisLog(Log):
     def __init__(self, client: redis.Redis, info: RunInfo, value: str) -> None:
         self._client, self._info, self._value = client, info, value
 
-    def publish(self, event: dict) -> None:
+    def publish(self, event: Event) -> None:
         events = _events_key(self._info.id)
         pipe = self._client.pipeline(transaction=True)
         pipe.rpush(events, json.dumps(event, ensure_ascii=False))
@@ -166,7 +168,7 @@ class RedisBoard(Board):
     def current(self, key: str) -> RunInfo | None:
         return _info(self._client.get(_owner_key(key)))
 
-    def read(self, run_id: str, after: int) -> tuple[RunInfo | None, list[dict]]:
+    def read(self, run_id: str, after: int) -> tuple[RunInfo | None, list[Event]]:
         pipe = self._client.pipeline(transaction=False)
         pipe.get(_info_key(run_id))
         pipe.lrange(_events_key(run_id), after, -1)
@@ -174,7 +176,7 @@ class RedisBoard(Board):
         return _info(value), [json.loads(event) for event in events]
 
 
-def _info(value: bytes | None) -> RunInfo | None:
+def _info(value: bytes | str | None) -> RunInfo | None:
     return RunInfo(**json.loads(value)) if value is not None else None
 
 

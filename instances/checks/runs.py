@@ -17,8 +17,10 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -92,7 +94,7 @@ class Slot:
 SLOTS = Slots()
 
 
-def _start_event(info: boards.RunInfo, *, joined: bool) -> dict:
+def _start_event(info: boards.RunInfo, *, joined: bool) -> boards.Event:
     return {
         "event": "start",
         "steps": list(STEP_NAMES),
@@ -117,14 +119,14 @@ class OwnedRun:
         self._slot, self._check, self._log = slot, check, log
         self._produced = self._produce()
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[boards.Event]:
         yield _start_event(self.info, joined=False)
         # Not ``yield from``: a listener that stops must not stop the run for the others.
         for event in self._produced:  # noqa: UP028
             yield event
 
-    def _produce(self) -> Iterator[dict]:
-        last: dict = {"event": "lost", "message": LOST_MESSAGE}
+    def _produce(self) -> Iterator[boards.Event]:
+        last: boards.Event = {"event": "lost", "message": LOST_MESSAGE}
         try:
             for step in self._check.steps():  # stores the run when the steps end
                 event = {"event": "step", "step": step.as_dict()}
@@ -149,7 +151,7 @@ class OwnedRun:
             self._slot.release()
 
 
-def follow(instance: Instance, run_id: str, after: int = 0) -> list[dict]:
+def follow(instance: Instance, run_id: str, after: int = 0) -> list[boards.Event]:
     """The events of a run of ``instance`` from number ``after`` on, at once: a follower
     holds no thread while it waits. Unless the run ended they end with ``follow``, which
     says from which number to ask again, and when."""
@@ -163,16 +165,25 @@ def follow(instance: Instance, run_id: str, after: int = 0) -> list[dict]:
     return [*events, {"event": "follow", "run": run_id, "after": after + len(events), **POLL}]
 
 
-def begin(instance: Instance, *, actor, request: HttpRequest | None = None) -> OwnedRun | list:
+@dataclass(frozen=True)
+class Joined:
+    """Someone else's run of the instance: a ``start`` that says whose, then its events so
+    far as ``follow`` returns them."""
+
+    events: list[boards.Event]
+
+
+def begin(
+    instance: Instance, *, actor: User | None, request: HttpRequest | None = None
+) -> OwnedRun | Joined:
     """Start a test of ``instance`` (an ``OwnedRun`` to stream), or join the one running
-    now (its events so far, as ``follow`` returns them, after a ``start`` that says whose
-    run it is). Raises ``Busy`` when this process runs its maximum, ``DecryptionError``
+    now (``Joined``). Raises ``Busy`` when this process runs its maximum, ``SecretUnavailable``
     when the password cannot be opened."""
     board, key = boards.active(), _key(instance)
     while True:  # the run found may end between take() and current(): then take again
         running = board.current(key)
         if running is not None:
-            return [_start_event(running, joined=True), *follow(instance, running.id)]
+            return Joined([_start_event(running, joined=True), *follow(instance, running.id)])
         timeout = float(settings.ZEKTOR_CHECK_TIMEOUT)
         slot = SLOTS.take(settings.ZEKTOR_CHECK_CONCURRENCY, timeout)
         try:
@@ -189,7 +200,7 @@ def _own(
     board: boards.Board,
     key: str,
     instance: Instance,
-    actor,
+    actor: User | None,
     request: HttpRequest | None,
     slot: Slot,
     timeout: float,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,13 +20,12 @@ from django_ratelimit.exceptions import Ratelimited
 from instances.access import get_instance_for
 from instances.checks import runs
 from instances.checks.report import STEP_NAMES
-from instances.crypto import DecryptionError, key_id_of
 from instances.models import Role
+from instances.secrets import SecretUnavailable
 from instances.views import rate_limited
-from instances.views.secrets import decryption_message
 
-TEST_RATE = "10/m"
-TEST_RATE_GROUP = "connection-test"
+CHECK_RATE = "10/m"
+CHECK_RATE_GROUP = "connection-check"
 NDJSON = "application/x-ndjson"
 
 
@@ -45,7 +46,7 @@ STATUS_LABELS = {
 }
 
 
-def display_steps(result: dict | None) -> list[dict]:
+def display_steps(result: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The steps of a stored report (or placeholders) with titles and status labels."""
     stored = {step["name"]: step for step in (result or {}).get("steps", [])}
     rows = []
@@ -63,22 +64,23 @@ def display_steps(result: dict | None) -> list[dict]:
 
 
 def _user_and_instance(group: str, request: HttpRequest) -> str:
+    assert request.resolver_match is not None, "a rate limit key of a routed view"
     return f"{request.user.pk}:{request.resolver_match.kwargs['name']}"
 
 
 @login_required
 @require_GET
-def instance_test(request: HttpRequest, name: str) -> HttpResponse:
+def instance_check(request: HttpRequest, name: str) -> HttpResponse:
     instance, membership = get_instance_for(request.user, name)
     last = instance.checks.select_related("actor").first()
     return render(
         request,
-        "instances/test.html",
+        "instances/check.html",
         {
             "instance": instance,
             "membership": membership,
-            "tab": "test",
-            "can_test": membership.allows(Role.MEMBER),
+            "tab": "check",
+            "can_check": membership.allows(Role.MEMBER),
             "last": last,
             "steps": display_steps(last.result if last else None),
             "timeout": settings.ZEKTOR_CHECK_TIMEOUT,
@@ -88,23 +90,23 @@ def instance_test(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_test(request: HttpRequest, name: str) -> HttpResponse:
+def run_check(request: HttpRequest, name: str) -> HttpResponse | StreamingHttpResponse:
     instance, _ = get_instance_for(request.user, name, Role.MEMBER)
     if is_ratelimited(
-        request, group=TEST_RATE_GROUP, key=_user_and_instance, rate=TEST_RATE, increment=True
+        request, group=CHECK_RATE_GROUP, key=_user_and_instance, rate=CHECK_RATE, increment=True
     ):
         return rate_limited(request, Ratelimited())
     try:
-        run = runs.begin(instance, actor=request.user, request=request)
+        actor = request.user if isinstance(request.user, User) else None
+        run = runs.begin(instance, actor=actor, request=request)
     except runs.Busy as busy:
-        response = HttpResponse(str(busy), status=429, content_type="text/plain; charset=utf-8")
-        response["Retry-After"] = str(busy.retry_after)
-        return response
-    except DecryptionError:
-        message = decryption_message(instance, key_id_of(instance.password_sealed))
-        return HttpResponse(message, status=500, content_type="text/plain; charset=utf-8")
-    if isinstance(run, list):  # joined someone else's run: its events so far
-        return _ndjson(name, run)
+        refused = HttpResponse(str(busy), status=429, content_type="text/plain; charset=utf-8")
+        refused["Retry-After"] = str(busy.retry_after)
+        return refused
+    except SecretUnavailable as problem:
+        return HttpResponse(str(problem), status=503, content_type="text/plain; charset=utf-8")
+    if isinstance(run, runs.Joined):  # someone else's run: its events so far
+        return _ndjson(name, run.events)
     response = StreamingHttpResponse(_Lines(name, run), content_type=NDJSON)
     response["X-Accel-Buffering"] = "no"  # let proxies pass each line on at once
     return response
@@ -112,7 +114,7 @@ def run_test(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def follow_test(request: HttpRequest, name: str, run: UUID) -> HttpResponse:
+def follow_check(request: HttpRequest, name: str, run: UUID) -> HttpResponse:
     """The next events of a run this page joined (reads the board, contacts nothing)."""
     instance, _ = get_instance_for(request.user, name, Role.MEMBER)
     after = request.GET.get("after", "0")
@@ -123,15 +125,15 @@ def follow_test(request: HttpRequest, name: str, run: UUID) -> HttpResponse:
     return _ndjson(name, runs.follow(instance, str(run), int(after)))
 
 
-def _line(name: str, event: dict) -> str:
+def _line(name: str, event: dict[str, Any]) -> str:
     """One event as a line of NDJSON; a ``follow`` event gets the URL to ask next."""
     if event["event"] == "follow":
-        url = reverse("instance-test-follow", args=[name, event["run"]])
+        url = reverse("instance-check-follow", args=[name, event["run"]])
         event = {**event, "url": f"{url}?after={event['after']}"}
     return json.dumps(event, ensure_ascii=False) + "\n"
 
 
-def _ndjson(name: str, events: list[dict]) -> HttpResponse:
+def _ndjson(name: str, events: list[dict[str, Any]]) -> HttpResponse:
     return HttpResponse("".join(_line(name, event) for event in events), content_type=NDJSON)
 
 

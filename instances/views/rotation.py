@@ -3,6 +3,8 @@ recorded progress, show the new password once, finish a grace period, resume or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from django import forms
@@ -13,10 +15,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from instances.access import get_instance_for
-from instances.audit import record
-from instances.models import Instance, Role, Rotation, RotationState
+from instances.models import Instance, Membership, Role, Rotation, RotationState
 from instances.rotation import lease, machine
 from instances.rotation.errors import RotationError
+from instances.secrets import Purpose, SecretUnavailable, open_password
 
 GRACE_CHOICES = [
     (0, "None: remove the old password right away"),
@@ -48,16 +50,16 @@ class RotateForm(forms.Form):
         coerce=int, choices=GRACE_CHOICES, initial=3600, label="Keep the old password working for"
     )
 
-    def __init__(self, *args, instance: Instance, **kwargs) -> None:
+    def __init__(self, *args: Any, instance: Instance, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if not machine.engine_for(instance).DUAL_PASSWORDS:
+        if not instance.engine_info.dual_passwords:
             del self.fields["grace_seconds"]
 
 
-def _preview(instance: Instance) -> tuple[dict | None, str]:
+def _preview(instance: Instance) -> tuple[dict[str, Any] | None, str]:
     try:
-        return machine.engine_for(instance).preview(instance, instance.password), ""
-    except RotationError as exc:
+        return machine.preview(instance), ""
+    except (RotationError, SecretUnavailable) as exc:
         return None, str(exc)
 
 
@@ -66,7 +68,7 @@ def _confirm_page(
     name: str,
     form: RotateForm | None = None,
     error: str = "",
-    clients: dict | None = None,
+    clients: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The rotate page. It lists who is connected only when asked by a POST (``clients``):
     listing them logs in to the instance, which a GET must never do."""
@@ -84,7 +86,7 @@ def _confirm_page(
     return render(request, "instances/rotation.html", context, status=409 if error else 200)
 
 
-def _clients(instance: Instance) -> dict:
+def _clients(instance: Instance) -> dict[str, Any]:
     preview, preview_error = _preview(instance)
     return {"listed": True, "preview": preview, "preview_error": preview_error}
 
@@ -105,7 +107,7 @@ def rotation_start(request: HttpRequest, name: str) -> HttpResponse:
             new_password=form.cleaned_data["new_password"] or None,
             grace_seconds=form.cleaned_data.get("grace_seconds", 0),
         )
-    except machine.RotationRefused as exc:
+    except (machine.RotationRefused, SecretUnavailable) as exc:
         return _confirm_page(request, name, RotateForm(instance=instance), str(exc))
     return _run(request, rotation, lambda: machine.advance(rotation, request=request))
 
@@ -123,13 +125,13 @@ def rotation_clients(request: HttpRequest, name: str) -> HttpResponse:
     return _confirm_page(request, name, clients=clients)
 
 
-def _run(request: HttpRequest, rotation: Rotation, step) -> HttpResponse:
+def _run(request: HttpRequest, rotation: Rotation, step: Callable[[], Rotation]) -> HttpResponse:
     """Take steps; allow one reveal when the new password became the stored one just now."""
     before = rotation.state
     try:
         rotation = step()
-    except lease.RotationBusy as busy:
-        messages.error(request, str(busy))
+    except (SecretUnavailable, lease.RotationBusy) as exc:
+        messages.error(request, str(exc))
         return redirect("rotation-detail", rotation.instance.name, rotation.uid)
     promoted_now = before not in REVEALABLE_STATES and rotation.state in REVEALABLE_STATES
     if promoted_now:
@@ -137,7 +139,9 @@ def _run(request: HttpRequest, rotation: Rotation, step) -> HttpResponse:
     return redirect("rotation-detail", rotation.instance.name, rotation.uid)
 
 
-def _rotation_for(request: HttpRequest, name: str, uid: UUID):
+def _rotation_for(
+    request: HttpRequest, name: str, uid: UUID
+) -> tuple[Instance, Membership, Rotation]:
     instance, membership = get_instance_for(request.user, name, Role.ADMIN)
     rotation = get_object_or_404(instance.rotations.select_related("instance"), uid=uid)
     return instance, membership, rotation
@@ -192,7 +196,7 @@ def rotation_undo(request: HttpRequest, name: str, uid: UUID) -> HttpResponse:
     _, _, rotation = _rotation_for(request, name, uid)
     try:
         machine.Machine(rotation, request=request).undo()
-    except (machine.RotationRefused, lease.RotationBusy) as exc:
+    except (machine.RotationRefused, SecretUnavailable, lease.RotationBusy) as exc:
         messages.error(request, str(exc))
     return redirect("rotation-detail", name, uid)
 
@@ -208,9 +212,14 @@ def rotation_reveal(request: HttpRequest, name: str, uid: UUID) -> HttpResponse:
             "reveal the current password on the Settings tab.",
         )
         return redirect("rotation-detail", name, uid)
+    try:
+        password = open_password(
+            instance, Purpose.ROTATION_REVEAL, request=request, rotation=str(rotation.uid)
+        )
+    except SecretUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("rotation-detail", name, uid)
     del request.session[REVEAL_KEY]
-    password = instance.password
-    record("rotation_reveal", request=request, instance=instance, rotation=str(rotation.uid))
     context = {
         "instance": instance,
         "membership": membership,

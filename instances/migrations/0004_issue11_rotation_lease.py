@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('instances', '0001_initial'),
+        ('instances', '0003_checkrun_actor_name'),
     ]
 
     operations = [
