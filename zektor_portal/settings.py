@@ -59,6 +59,7 @@ def _load(env: Env) -> dict:
         "allowed_hosts": env.list("ZEKTOR_ALLOWED_HOSTS", "localhost,127.0.0.1"),
         "check_timeout": env.float("ZEKTOR_CHECK_TIMEOUT", 10.0, minimum=1, maximum=120),
         "deny_networks": env.networks("ZEKTOR_CHECK_DENY_NETWORKS", DEFAULT_DENY_NETWORKS),
+        "email": env.email(),
     }
 
 
@@ -75,6 +76,18 @@ ZEKTOR_ENCRYPTION_KEYS: dict[str, bytes] = _config["keys"]
 ZEKTOR_CHECK_TIMEOUT: float = _config["check_timeout"]
 ZEKTOR_CHECK_DENY_NETWORKS = _config["deny_networks"]
 
+# Outgoing mail for alerts (ZEKTOR_EMAIL_URL, ZEKTOR_EMAIL_FROM); off when unset.
+ZEKTOR_EMAIL_SERVER, ZEKTOR_EMAIL_FROM = _config["email"]
+if ZEKTOR_EMAIL_SERVER is not None:
+    EMAIL_HOST = ZEKTOR_EMAIL_SERVER.host
+    EMAIL_PORT = ZEKTOR_EMAIL_SERVER.port
+    EMAIL_HOST_USER = ZEKTOR_EMAIL_SERVER.username
+    EMAIL_HOST_PASSWORD = ZEKTOR_EMAIL_SERVER.password
+    EMAIL_USE_TLS = ZEKTOR_EMAIL_SERVER.security == "starttls"
+    EMAIL_USE_SSL = ZEKTOR_EMAIL_SERVER.security == "ssl"
+    DEFAULT_FROM_EMAIL = SERVER_EMAIL = ZEKTOR_EMAIL_FROM
+EMAIL_TIMEOUT = 10
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -85,6 +98,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "instances",
+    "alerts",
 ]
 
 MIDDLEWARE = [

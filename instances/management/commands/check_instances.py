@@ -1,8 +1,6 @@
-from concurrent.futures import ThreadPoolExecutor
-
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
+from alerts.notify import after_checks
 from instances.checks.console import (
     as_json,
     as_text,
@@ -10,8 +8,7 @@ from instances.checks.console import (
     timeout_option,
     undecryptable,
 )
-from instances.checks.engine import ConnectionCheck
-from instances.checks.service import save_run, target_for
+from instances.checks.service import check_many, target_for
 from instances.crypto import DecryptionError
 from instances.models import Instance
 
@@ -35,8 +32,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--timeout", type=float, help="seconds each test may take (default: settings)"
         )
+        parser.add_argument(
+            "--notify", action="store_true", help="send alerts for state changes (see alerts)"
+        )
 
-    def handle(self, *args, names, every, json, concurrency, timeout, **options) -> None:
+    def handle(self, *args, names, every, json, concurrency, timeout, notify, **options) -> None:
         timeout = timeout_option(timeout)
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise CommandError(f"--concurrency must be 1 to {MAX_CONCURRENCY}", returncode=2)
@@ -47,12 +47,11 @@ class Command(BaseCommand):
                 targets.append(target_for(instance))
             except DecryptionError:
                 raise undecryptable(instance) from None
-        checks = [ConnectionCheck(target, timeout=timeout) for target in targets]
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            reports = list(pool.map(ConnectionCheck.run_all, checks))
-        with transaction.atomic():  # from one thread, in one commit
-            for instance, report in zip(instances, reports, strict=True):
-                save_run(instance, report, actor_name=ACTOR_NAME)
+        reports = check_many(
+            instances, targets, timeout=timeout, concurrency=concurrency, actor_name=ACTOR_NAME
+        )
+        if notify:
+            after_checks(instances, reports)
         if json:
             self.stdout.write(as_json([report.as_dict() for report in reports]))
         else:
