@@ -1,0 +1,197 @@
+"""Alerts end to end: real checks against the suite's servers, delivered through a real
+SMTP server and a real HTTP receiver on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from alerts import configure, delivery, events
+from alerts.models import Alert, AlertState, Delivery, DeliveryStatus, TeamAlertSettings
+from instances.models import AuditEvent, Instance
+from tests.base import ALLOW_LOOPBACK, TEST_PASSWORD, BaseTestCase, instance_on
+from tests.servers import HOSTILE_PASSWORD, start_redis
+from tests.test_checks_commands import run_command
+from zektor_portal.env import EmailServer
+
+WEBHOOK_KEYS = {"id", "team", "instance", "event", "status", "message", "at"}
+
+
+def email_server(port: int) -> EmailServer:
+    return EmailServer(host="127.0.0.1", port=port, username="", password="", security="none")
+
+
+class AlertTestCase(BaseTestCase):
+    """Alpha has three channels: a signed webhook, a Slack-compatible one and e-mail."""
+
+    @pytest.fixture(autouse=True)
+    def _receivers(self, http_receiver, smtp_receiver):
+        self.receiver, self.smtp = http_receiver, smtp_receiver
+        with override_settings(
+            ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK,
+            ZEKTOR_CHECK_TIMEOUT=3.0,
+            ZEKTOR_EMAIL_SERVER=email_server(smtp_receiver.port),
+            ZEKTOR_EMAIL_FROM="alerts@zektor.test",
+        ):
+            yield
+
+    def setUp(self) -> None:
+        self.webhook, self.secret = configure.add_channel(
+            self.alpha, "webhook", self.receiver.url("/hook"), actor_name="test"
+        )
+        self.slack, _ = configure.add_channel(
+            self.alpha, "slack", self.receiver.url("/slack/T000/B000/s3cr3tpath"), actor_name="test"
+        )
+        self.mail, _ = configure.add_channel(
+            self.alpha, "email", "ops@alpha.example", actor_name="test"
+        )
+
+    def hooks(self) -> list[dict]:
+        return [json.loads(r.body) for r in self.receiver.requests if r.path == "/hook"]
+
+    def events(self) -> list[tuple[str, str]]:
+        return [(body["event"], body["instance"]) for body in self.hooks()]
+
+    def everything_sent(self) -> str:
+        bodies = [r.body.decode() + json.dumps(r.headers) for r in self.receiver.requests]
+        mails = [m.as_string() for m in self.smtp.messages]
+        return "\n".join(bodies + mails)
+
+
+@pytest.mark.servers
+class AvailabilityAlertTests(AlertTestCase):
+    @pytest.fixture(autouse=True)
+    def _servers(self, redis_tls, closed_port):
+        self.server, self.closed_port = redis_tls, closed_port
+
+    def setUp(self) -> None:
+        super().setUp()
+        Instance.objects.all().delete()
+        self.down = instance_on(self.server, self.alpha, "down-cache", port=self.closed_port)
+
+    def check(self, *names: str) -> int:
+        return run_command("check_instances", *(names or ["down-cache"]), notify=True)[2]
+
+    def test_it_alerts_once_after_two_failures_and_once_on_recovery(self):
+        self.assertEqual(self.check(), 1)
+        self.assertEqual(self.events(), [], "one failed check is not yet failing")
+        self.assertEqual(self.check(), 1)
+        self.assertEqual(self.events(), [("failing", "down-cache")])
+        self.check()
+        self.check()
+        self.assertEqual(self.events(), [("failing", "down-cache")], "no repeat while failing")
+        Instance.objects.filter(pk=self.down.pk).update(port=self.server.port)
+        self.assertEqual(self.check(), 0)
+        self.check()
+        self.assertEqual(self.events(), [("failing", "down-cache"), ("recovered", "down-cache")])
+        self.assertEqual(len(self.smtp.messages), 2)
+        slack = [r for r in self.receiver.requests if r.path.startswith("/slack/")]
+        self.assertEqual(len(slack), 2)
+        self.assertIn("down-cache", json.loads(slack[0].body)["text"])
+
+    def test_it_sends_the_documented_json_signed_with_hmac(self):
+        self.check()
+        self.check()
+        request = next(r for r in self.receiver.requests if r.path == "/hook")
+        body = json.loads(request.body)
+        self.assertEqual(set(body), WEBHOOK_KEYS)
+        self.assertEqual((body["team"], body["status"]), ("Alpha", "fail"))
+        self.assertIn("tcp", body["message"])
+        timestamp = request.headers["X-Zektor-Timestamp"]
+        expected = hmac.new(
+            self.secret.encode(), timestamp.encode() + b"." + request.body, hashlib.sha256
+        ).hexdigest()
+        self.assertEqual(request.headers["X-Zektor-Signature"], f"sha256={expected}")
+        self.assertEqual(request.headers["X-Zektor-Event"], "failing")
+
+    def test_it_mails_the_alert_through_the_smtp_server(self):
+        self.check()
+        self.check()
+        [mail] = self.smtp.messages
+        self.assertEqual(self.smtp.envelopes, [("alerts@zektor.test", ["ops@alpha.example"])])
+        self.assertEqual(mail["Subject"], "[Zektor] Alpha/down-cache: failing")
+        self.assertIn("down-cache is failing: 2 checks in a row failed", mail.get_content())
+
+    def test_nothing_secret_is_in_any_alert(self):
+        Instance.objects.filter(pk=self.down.pk).update(port=self.server.port)
+        instance_on(self.server, self.alpha, "wrong-pw", password=TEST_PASSWORD)
+        for _ in range(3):
+            self.check("down-cache", "wrong-pw")
+        self.assertEqual(self.events(), [("failing", "wrong-pw")])
+        sent = self.everything_sent()
+        for secret in (HOSTILE_PASSWORD, TEST_PASSWORD, self.secret, "s3cr3tpath"):
+            self.assertNotIn(secret, sent)
+        for event in AuditEvent.objects.filter(action__startswith="alert_"):
+            self.assertNotIn("s3cr3tpath", json.dumps(event.detail))
+            self.assertNotIn(self.secret, json.dumps(event.detail))
+
+    def test_it_follows_the_team_threshold(self):
+        TeamAlertSettings.objects.create(team=self.alpha, failure_threshold=3)
+        self.check()
+        self.check()
+        self.assertEqual(self.events(), [])
+        self.check()
+        self.assertEqual(self.events(), [("failing", "down-cache")])
+
+    def test_a_broken_channel_changes_nothing_for_the_checks_or_the_others(self):
+        configure.add_channel(
+            self.alpha, "webhook", f"http://127.0.0.1:{self.closed_port}/", actor_name="test"
+        )
+        self.check()
+        self.assertEqual(self.check(), 1, "the exit status is the checks'")
+        self.assertEqual(self.events(), [("failing", "down-cache")])
+        broken = Delivery.objects.get(channel__label__contains=str(self.closed_port))
+        self.assertEqual((broken.status, broken.attempts), (DeliveryStatus.PENDING, 1))
+        self.assertIn("Connection refused", broken.last_error)
+
+    def test_a_suspended_instance_does_not_alert(self):
+        Instance.objects.filter(pk=self.down.pk).update(status="suspended")
+        for _ in range(3):
+            self.check()
+        self.assertEqual(self.events(), [])
+
+
+@pytest.mark.servers
+class CertificateAlertTests(AlertTestCase):
+    def test_it_alerts_as_the_certificate_enters_14_7_and_1_days(self):
+        server = start_redis(valid_days=10, name="redis-near-expiry")
+        try:
+            instance = instance_on(server, self.alpha, "near-cache")
+            run_command("check_instances", "near-cache", notify=True)
+            run_command("check_instances", "near-cache", notify=True)
+        finally:
+            server.stop()
+        self.assertEqual(self.events(), [("certificate_expiring", "near-cache")])
+        self.assertIn("expires in 9 days", self.hooks()[0]["message"])
+        self.assertEqual(self.hooks()[0]["status"], "warn")
+        not_after = Instance.objects.get(pk=instance.pk).cert_not_after
+        for remaining in (dt.timedelta(days=6), dt.timedelta(days=5), dt.timedelta(hours=12)):
+            events.observe_certificate(instance, not_after, not_after - remaining)
+        events.observe_certificate(instance, not_after, not_after + dt.timedelta(minutes=1))
+        delivery.deliver_due(not_after + dt.timedelta(minutes=1))
+        self.assertEqual(
+            [event for event, _ in self.events()],
+            [
+                "certificate_expiring",
+                "certificate_expiring",
+                "certificate_expiring",
+                "certificate_expired",
+            ],
+        )
+        self.assertEqual([h["status"] for h in self.hooks()], ["warn", "warn", "fail", "fail"])
+
+    def test_a_renewed_certificate_resets_quietly(self):
+        instance = self.pg
+        now = timezone.now()
+        events.observe_certificate(instance, now + dt.timedelta(days=3), now)
+        events.observe_certificate(instance, now + dt.timedelta(days=300), now)
+        events.observe_certificate(instance, now + dt.timedelta(days=300), now)
+        self.assertEqual(Alert.objects.filter(instance=instance).count(), 1)
+        state = AlertState.objects.get(instance=instance, topic="certificate")
+        self.assertEqual(state.state, "ok")
