@@ -3,6 +3,7 @@ threaded HTTP server that records every request and answers with scripted status
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -87,6 +88,7 @@ class SmtpReceiver:
             unavailable("aiosmtpd is not installed (make test installs it)")
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs each line
         self.port = free_port()
         self.controller = Controller(self, hostname=LOOPBACK, port=self.port)
         self.controller.start()

@@ -12,9 +12,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from alerts import configure, delivery, events
+from alerts import configure, delivery, digest, events
 from alerts.models import Alert, AlertState, Delivery, DeliveryStatus, TeamAlertSettings
-from instances.models import AuditEvent, Instance
+from instances.models import AuditEvent, Instance, Rotation, RotationState
 from tests.base import ALLOW_LOOPBACK, TEST_PASSWORD, BaseTestCase, instance_on
 from tests.servers import HOSTILE_PASSWORD, start_redis
 from tests.test_checks_commands import run_command
@@ -194,4 +194,163 @@ class CertificateAlertTests(AlertTestCase):
         events.observe_certificate(instance, now + dt.timedelta(days=300), now)
         self.assertEqual(Alert.objects.filter(instance=instance).count(), 1)
         state = AlertState.objects.get(instance=instance, topic="certificate")
+        self.assertEqual(state.state, "ok")
+
+
+class DeliveryTests(AlertTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.slack.delete()  # the scripted answers are for the signed webhook alone
+
+    def raise_failing(self, now: dt.datetime) -> Alert:
+        return delivery.raise_alert(
+            self.alpha, self.pg, "failing", "fail", "alpha-pg fails", now=now
+        )
+
+    def webhook_delivery(self) -> Delivery:
+        return Delivery.objects.get(channel=self.webhook)
+
+    def test_it_retries_with_backoff_until_the_receiver_takes_it(self):
+        self.receiver.respond(500, 503)
+        now = timezone.now()
+        self.raise_failing(now)
+        delivery.deliver_due(now)
+        failed = self.webhook_delivery()
+        self.assertEqual((failed.status, failed.attempts), (DeliveryStatus.PENDING, 1))
+        self.assertIn("answered HTTP 500", failed.last_error)
+        delivery.deliver_due(now + dt.timedelta(seconds=30))
+        self.assertEqual(len(self.hooks()), 1, "not due yet")
+        delivery.deliver_due(now + dt.timedelta(minutes=1))
+        delivery.deliver_due(now + dt.timedelta(minutes=7))
+        sent = self.webhook_delivery()
+        self.assertEqual((sent.status, sent.attempts, sent.last_error), ("sent", 3, ""))
+        self.assertEqual(len(self.hooks()), 3)
+        self.assertEqual(len({hook["id"] for hook in self.hooks()}), 1, "one alert, three tries")
+        delivery.deliver_due(now + dt.timedelta(days=2))
+        self.assertEqual(len(self.hooks()), 3)
+
+    def test_it_gives_up_after_the_last_attempt(self):
+        self.receiver.respond(*[500] * delivery.MAX_ATTEMPTS)
+        now = timezone.now()
+        self.raise_failing(now)
+        for day in range(delivery.MAX_ATTEMPTS + 2):
+            delivery.deliver_due(now + dt.timedelta(days=day))
+        failed = self.webhook_delivery()
+        self.assertEqual((failed.status, failed.attempts), ("failed", delivery.MAX_ATTEMPTS))
+
+    def test_it_never_follows_a_redirect(self):
+        self.receiver.respond(302)
+        self.receiver.redirect_to = self.receiver.url("/elsewhere")
+        now = timezone.now()
+        self.raise_failing(now)
+        delivery.deliver_due(now)
+        self.assertEqual([r.path for r in self.receiver.requests].count("/elsewhere"), 0)
+        self.assertIn("redirects are not followed", self.webhook_delivery().last_error)
+
+    def test_it_never_contacts_a_denied_network(self):
+        now = timezone.now()
+        self.raise_failing(now)
+        with override_settings(ZEKTOR_CHECK_DENY_NETWORKS=events_deny_loopback()):
+            delivery.deliver_due(now)
+        self.assertEqual(self.receiver.requests, [])
+        self.assertIn("never contacts", self.webhook_delivery().last_error)
+        self.assertEqual(len(self.smtp.messages), 1, "e-mail is not a webhook")
+
+    def test_it_reports_mail_that_is_off(self):
+        now = timezone.now()
+        self.raise_failing(now)
+        with override_settings(ZEKTOR_EMAIL_SERVER=None):
+            delivery.deliver_due(now)
+        self.assertIn("ZEKTOR_EMAIL_URL", Delivery.objects.get(channel=self.mail).last_error)
+
+    def test_a_second_sender_never_sends_a_claimed_delivery(self):
+        now = timezone.now()
+        self.raise_failing(now)
+        pending = self.webhook_delivery()
+        self.assertTrue(delivery.claim(pending, now))
+        self.assertFalse(delivery.claim(pending, now), "the same read, claimed twice")
+        delivery.deliver_due(now)
+        self.assertEqual(self.hooks(), [], "claimed elsewhere")
+        delivery.deliver_due(now + delivery.LEASE + dt.timedelta(seconds=1))
+        self.assertEqual(len(self.hooks()), 1, "a crashed sender's claim runs out")
+
+    def test_a_test_alert_goes_to_one_channel_at_once(self):
+        sent = configure.send_test(self.webhook, actor_name="test")
+        self.assertEqual(sent.status, "sent")
+        self.assertEqual(self.events(), [("test", "")])
+        self.assertEqual(self.smtp.messages, [])
+        self.assertTrue(AuditEvent.objects.filter(action="alert_test_sent", team=self.alpha))
+
+
+def events_deny_loopback():
+    from zektor_portal.env import DEFAULT_DENY_NETWORKS, Env
+
+    return Env({"X": DEFAULT_DENY_NETWORKS}).networks("X", "")
+
+
+class DigestTests(AlertTestCase):
+    def test_it_sends_the_days_alerts_in_one_message(self):
+        TeamAlertSettings.objects.create(team=self.alpha, daily_digest=True)
+        now = timezone.now()
+        delivery.raise_alert(self.alpha, self.pg, "failing", "fail", "alpha-pg fails", now=now)
+        delivery.raise_alert(
+            self.alpha, self.cache, "recovered", "ok", "alpha-cache works", now=now
+        )
+        self.assertFalse(Delivery.objects.exists(), "a digest team gets no single alerts")
+        self.assertEqual(digest.send_due(now + dt.timedelta(minutes=1)), 1)
+        self.assertEqual(digest.send_due(now + dt.timedelta(minutes=2)), 0, "once a day")
+        delivery.deliver_due(now + dt.timedelta(minutes=2))
+        [body] = self.hooks()
+        self.assertEqual((body["event"], body["status"]), ("digest", "fail"))
+        self.assertIn("2 alerts in the last day", body["message"])
+        self.assertIn("alpha-cache works", body["message"])
+        self.assertEqual(digest.send_due(now + dt.timedelta(days=1, minutes=2)), 0, "quiet day")
+
+
+class RotationAndPasswordAgeTests(AlertTestCase):
+    def rotation(self, state: str, **fields) -> Rotation:
+        rotation = Rotation(instance=self.pg, state=state, **fields)
+        rotation.seal("pending_sealed", "new-password-value")
+        rotation.seal("old_sealed", TEST_PASSWORD)
+        rotation.save()
+        return rotation
+
+    def sent_events(self) -> list[str]:
+        delivery.deliver_due(timezone.now() + dt.timedelta(days=1))
+        return [event for event, _ in self.events()]
+
+    def test_a_failed_rotation_alerts_once(self):
+        self.rotation(RotationState.NEEDS_ATTENTION, reason="The server refused the change.")
+        events.observe_rotation(self.pg, timezone.now())
+        events.observe_rotation(self.pg, timezone.now())
+        self.assertEqual(self.sent_events(), ["rotation_failed"])
+        self.assertIn("refused the change", self.hooks()[0]["message"])
+
+    def test_a_rotation_that_stopped_moving_is_stuck(self):
+        rotation = self.rotation(RotationState.APPLIED)
+        now = timezone.now()
+        events.observe_rotation(self.pg, now)
+        self.assertEqual(self.sent_events(), [], "still young")
+        Rotation.objects.filter(pk=rotation.pk).update(updated_at=now - dt.timedelta(hours=1))
+        events.observe_rotation(self.pg, now)
+        events.observe_rotation(self.pg, now)
+        self.assertEqual(self.sent_events(), ["rotation_stuck"])
+        Rotation.objects.filter(pk=rotation.pk).update(state=RotationState.NEEDS_ATTENTION)
+        events.observe_rotation(self.pg, now)
+        self.assertEqual(self.sent_events(), ["rotation_stuck", "rotation_failed"])
+
+    def test_a_password_older_than_the_policy_alerts_once(self):
+        now = timezone.now()
+        Instance.objects.filter(pk=self.pg.pk).update(created_at=now - dt.timedelta(days=100))
+        self.pg.refresh_from_db()
+        events.observe_password_age(self.pg, now)
+        self.assertEqual(self.sent_events(), [], "no policy, no alert")
+        TeamAlertSettings.objects.create(team=self.alpha, rotation_policy_days=90)
+        events.observe_password_age(self.pg, now)
+        events.observe_password_age(self.pg, now)
+        self.assertEqual(self.sent_events(), ["password_overdue"])
+        self.assertIn("100 days old", self.hooks()[0]["message"])
+        AuditEvent.objects.create(action="rotation_promoted", instance=self.pg, team=self.alpha)
+        events.observe_password_age(self.pg, now)
+        state = AlertState.objects.get(instance=self.pg, topic="password_age")
         self.assertEqual(state.state, "ok")
