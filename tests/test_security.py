@@ -80,6 +80,11 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     "instances/<slug:name>/ca.pem": (_team_page(), _signed_in(405)),
     "teams/<int:team_id>/onboarding/": (_team_page(), _signed_in(405)),
     "teams/<int:team_id>/onboarding/env": (_signed_in(405), _members_only()),
+    "teams/<int:team_id>/alerts/": (_admins_only(200), _signed_in(405)),
+    "teams/<int:team_id>/alerts/channels": (_signed_in(405), _admins_only(400)),
+    "teams/<int:team_id>/alerts/channels/<uuid:uid>/remove": (_signed_in(405), _admins_only(404)),
+    "teams/<int:team_id>/alerts/channels/<uuid:uid>/test": (_signed_in(405), _admins_only(404)),
+    "teams/<int:team_id>/alerts/settings": (_signed_in(405), _admins_only(400)),
 }
 
 # Django's admin is for staff only (none of these users): it sends everyone to its login.

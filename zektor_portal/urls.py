@@ -21,6 +21,7 @@ urlpatterns = [
     path("healthz", pages.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("instances.urls")),
+    path("", include("alerts.urls")),
 ]
 
 handler404 = "instances.views.errors.not_found"
