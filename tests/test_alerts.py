@@ -354,3 +354,71 @@ class RotationAndPasswordAgeTests(AlertTestCase):
         events.observe_password_age(self.pg, now)
         state = AlertState.objects.get(instance=self.pg, topic="password_age")
         self.assertEqual(state.state, "ok")
+
+
+class AddAlertChannelCommandTests(AlertTestCase):
+    def test_it_adds_a_webhook_and_prints_its_secret_once(self):
+        out, err, code = run_command(
+            "add_alert_channel", "Alpha", webhook=self.receiver.url("/cli"), json=True
+        )
+        self.assertEqual(code, 0, err)
+        report = json.loads(out)
+        self.assertEqual(set(report), {"id", "team", "kind", "label", "signing_secret"})
+        channel = self.alpha.alert_channels.get(uid=report["id"])
+        self.assertEqual(channel.signing_secret, report["signing_secret"])
+        self.assertNotIn(report["signing_secret"], channel.secret_sealed)
+        self.assertNotIn("/cli", channel.url_sealed)
+        event = AuditEvent.objects.get(action="alert_channel_added", detail__channel=report["id"])
+        self.assertEqual(event.actor_name, "manage.py add_alert_channel")
+
+    def test_it_adds_an_email_address(self):
+        out, err, code = run_command("add_alert_channel", "Alpha", email="dba@alpha.example")
+        self.assertEqual(code, 0, err)
+        self.assertIn("dba@alpha.example", out)
+        self.assertEqual(configure.send_test(self.alpha.alert_channels.last()).status, "sent")
+        self.assertEqual(self.smtp.envelopes[-1][1], ["dba@alpha.example"])
+
+    def test_it_refuses_bad_input_with_exit_2(self):
+        before = self.alpha.alert_channels.count()
+        for args, options in [
+            (("No-Such-Team",), {"email": "a@b.example"}),
+            (("Alpha",), {"email": "not an address"}),
+            (("Alpha",), {"webhook": "file:///etc/passwd"}),
+            (("Alpha",), {"webhook": "http://192.0.2.1/"}),
+        ]:
+            out, err, code = run_command("add_alert_channel", *args, **options)
+            self.assertEqual(code, 2, (args, options, err))
+            self.assertEqual(out, "")
+        self.assertEqual(self.alpha.alert_channels.count(), before)
+
+
+@pytest.mark.servers
+class MonitorTests(AlertTestCase):
+    def test_a_round_ends_due_grace_periods_checks_and_alerts(self):
+        from instances.rotation import machine
+
+        server = start_redis(name="redis-monitor")
+        try:
+            instance = instance_on(server, self.alpha, "grace-cache")
+            rotation = machine.advance(machine.start(instance, grace_seconds=3600))
+            self.assertEqual(rotation.state, RotationState.GRACE)
+            Rotation.objects.filter(pk=rotation.pk).update(
+                grace_until=timezone.now() - dt.timedelta(seconds=1)
+            )
+            TeamAlertSettings.objects.create(team=self.alpha, failure_threshold=1)
+            _, err, code = run_command("monitor", iterations=1, interval=1)
+        finally:
+            server.stop()
+        self.assertEqual(code, 0, err)
+        rotation.refresh_from_db()
+        self.assertEqual(rotation.state, RotationState.DONE)
+        self.assertIn("ended 1 grace period", err)
+        self.assertIn("stopped after 1 round", err)
+        self.assertEqual(
+            sorted(self.events()), [("failing", "alpha-cache"), ("failing", "alpha-pg")]
+        )
+        self.assertEqual(Instance.objects.get(name="grace-cache").last_check_status, "ok")
+
+    def test_it_refuses_bad_options(self):
+        for options in ({"interval": 0}, {"iterations": -1}, {"concurrency": 0}):
+            self.assertEqual(run_command("monitor", **options)[2], 2, options)
