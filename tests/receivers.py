@@ -4,6 +4,7 @@ threaded HTTP server that records every request and answers with scripted status
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import trustme
 
 from instances.devservers.ports import LOOPBACK, free_port
 
@@ -30,13 +32,17 @@ class HttpReceiver:
     """Answers each POST with the next scripted status (then 200); a 3xx carries
     ``Location: redirect_to``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: trustme.LeafCert | None = None) -> None:
         self.requests: list[Received] = []
         self.statuses: deque[int] = deque()
         self.redirect_to = ""
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer((LOOPBACK, 0), self._handler())
         self.server.daemon_threads = True
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.configure_cert(context)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -422,3 +422,33 @@ class MonitorTests(AlertTestCase):
     def test_it_refuses_bad_options(self):
         for options in ({"interval": 0}, {"iterations": -1}, {"concurrency": 0}):
             self.assertEqual(run_command("monitor", **options)[2], 2, options)
+
+
+@pytest.mark.django_db
+def test_https_webhooks_check_the_host_name_on_the_vetted_address(
+    test_ca, tmp_path, monkeypatch, settings
+):
+    """The socket goes to the vetted 127.0.0.1 while TLS verifies 'localhost' (SNI)."""
+    from alerts.channels import DeliveryError
+    from alerts.channels.http import post
+    from instances import outbound
+    from tests.receivers import HttpReceiver
+
+    settings.ZEKTOR_CHECK_DENY_NETWORKS = ALLOW_LOOPBACK
+    ca_file = tmp_path / "ca.pem"
+    test_ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # the system store, for this test
+    outbound.tls_context.cache_clear()
+    good = HttpReceiver(tls=test_ca.issue_cert("localhost"))
+    wrong = HttpReceiver(tls=test_ca.issue_cert("elsewhere.example"))
+    try:
+        post(f"https://localhost:{good.port}/hook", b"{}", {"Content-Type": "application/json"})
+        assert [r.path for r in good.requests] == ["/hook"]
+        assert good.requests[0].headers["Host"] == f"localhost:{good.port}"
+        with pytest.raises(DeliveryError, match="TLS failed"):
+            post(f"https://localhost:{wrong.port}/hook", b"{}", {})
+        assert wrong.requests == []
+    finally:
+        good.stop()
+        wrong.stop()
+        outbound.tls_context.cache_clear()
