@@ -9,11 +9,19 @@ import hmac
 import json
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
 from alerts import configure, delivery, digest, events
-from alerts.models import Alert, AlertState, Delivery, DeliveryStatus, TeamAlertSettings
+from alerts.models import (
+    Alert,
+    AlertState,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    TeamAlertSettings,
+)
 from instances.models import AuditEvent, Instance, Rotation, RotationState
 from tests.base import ALLOW_LOOPBACK, TEST_PASSWORD, BaseTestCase, instance_on
 from tests.servers import HOSTILE_PASSWORD, start_redis
@@ -452,3 +460,24 @@ def test_https_webhooks_check_the_host_name_on_the_vetted_address(
         good.stop()
         wrong.stop()
         outbound.tls_context.cache_clear()
+
+
+class StoredSecretsTests(AlertTestCase):
+    def test_webhook_urls_and_secrets_are_sealed_and_follow_key_rotation(self):
+        from instances.crypto import generate_key_entry, key_id_of
+        from instances.keyrotation import reseal_all
+        from tests.test_no_plaintext import database_dump
+        from zektor_portal.env import Env
+
+        dump = database_dump()
+        for secret in (self.secret, "s3cr3tpath", self.receiver.url("/hook")):
+            self.assertNotIn(secret, dump)
+        keys = Env({"K": generate_key_entry("k2")}).encryption_keys("K")
+        with override_settings(ZEKTOR_ENCRYPTION_KEYS={**keys, **settings.ZEKTOR_ENCRYPTION_KEYS}):
+            for _ in reseal_all():
+                pass
+            webhook = Channel.objects.get(pk=self.webhook.pk)
+            self.assertEqual(key_id_of(webhook.secret_sealed), "k2")
+            self.assertEqual(key_id_of(webhook.url_sealed), "k2")
+            self.assertEqual(webhook.signing_secret, self.secret)
+            self.assertEqual(Channel.objects.get(pk=self.slack.pk).secret_sealed, "")
