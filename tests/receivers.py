@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from instances.devservers.ports import LOOPBACK, free_port
 
@@ -83,21 +86,40 @@ class HttpReceiver:
 
 
 class SmtpReceiver:
-    """aiosmtpd on loopback; every message it accepted, parsed."""
+    """aiosmtpd on loopback; every message it accepted, parsed. With ``tls`` it offers
+    STARTTLS (or, ``implicit_tls``, speaks TLS from the start); with ``login`` it requires
+    AUTH with that (user, password) and records the logins it saw."""
 
-    def __init__(self) -> None:
-        try:
-            from aiosmtpd.controller import Controller
-        except ImportError:
-            from tests.servers import unavailable
-
-            unavailable("aiosmtpd is not installed (make test installs it)")
+    def __init__(
+        self,
+        tls: trustme.LeafCert | None = None,
+        *,
+        implicit_tls: bool = False,
+        login: tuple[str, str] | None = None,
+    ) -> None:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs each line
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
-        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs each line
+        self.logins: list[str] = []
+        self.login = login
         self.port = free_port()
-        self.controller = Controller(self, hostname=LOOPBACK, port=self.port)
+        options: dict[str, Any] = {}
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.configure_cert(context)
+            options["ssl_context" if implicit_tls else "tls_context"] = context
+            options["require_starttls"] = not implicit_tls
+        if login is not None:
+            options.update(authenticator=self._authenticate, auth_required=True)
+            # Under implicit TLS the whole session is encrypted; aiosmtpd only counts STARTTLS.
+            options["auth_require_tls"] = tls is not None and not implicit_tls
+        self.controller = Controller(self, hostname=LOOPBACK, port=self.port, **options)
         self.controller.start()
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        user, password = auth_data.login.decode(), auth_data.password.decode()
+        self.logins.append(user)
+        return AuthResult(success=(user, password) == self.login)
 
     async def handle_DATA(self, server, session, envelope) -> str:
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))

@@ -22,7 +22,7 @@ from alerts.models import (
     DeliveryStatus,
     TeamAlertSettings,
 )
-from instances.models import AuditEvent, Instance, Rotation, RotationState
+from instances.models import AuditEvent, Instance, Rotation, RotationState, Team
 from tests.base import ALLOW_LOOPBACK, TEST_PASSWORD, BaseTestCase, instance_on
 from tests.servers import HOSTILE_PASSWORD, start_redis
 from tests.test_checks_commands import run_command
@@ -481,3 +481,37 @@ class StoredSecretsTests(AlertTestCase):
             self.assertEqual(key_id_of(webhook.url_sealed), "k2")
             self.assertEqual(webhook.signing_secret, self.secret)
             self.assertEqual(Channel.objects.get(pk=self.slack.pk).secret_sealed, "")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("scheme", ["smtps", "smtp+tls"])
+def test_mail_goes_over_tls_with_the_login_of_zektor_email_url(
+    scheme, test_ca, tmp_path, monkeypatch, settings
+):
+    """ZEKTOR_EMAIL_URL as parsed at start, against a real TLS SMTP server that requires
+    AUTH: implicit TLS (smtps) or STARTTLS (smtp+tls), the certificate checked."""
+    from alerts.channels.email import Transport
+    from alerts.delivery import message_of
+    from tests.receivers import SmtpReceiver
+    from zektor_portal.env import Env
+
+    ca_file = tmp_path / "ca.pem"
+    test_ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    login = ("alerts@zektor.test", "p@ss:w/rd %")
+    smtp = SmtpReceiver(
+        test_ca.issue_cert("localhost"), implicit_tls=scheme == "smtps", login=login
+    )
+    try:
+        url = f"{scheme}://alerts%40zektor.test:p%40ss%3Aw%2Frd%20%25@localhost:{smtp.port}"
+        settings.ZEKTOR_EMAIL_SERVER, settings.ZEKTOR_EMAIL_FROM = Env(
+            {"ZEKTOR_EMAIL_URL": url, "ZEKTOR_EMAIL_FROM": "alerts@zektor.test"}
+        ).email()
+        team = Team.objects.create(name="Mail")
+        channel, _ = configure.add_channel(team, "email", "ops@mail.example", actor_name="t")
+        alert = delivery.raise_alert(team, None, "test", "ok", "over TLS", now=timezone.now())
+        Transport(channel).send(message_of(alert))
+    finally:
+        smtp.stop()
+    assert smtp.logins == ["alerts@zektor.test"]
+    assert smtp.messages[0]["Subject"] == "[Zektor] Mail: test"

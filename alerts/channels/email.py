@@ -57,9 +57,13 @@ class Transport:
         )
         try:
             mail.send()
+        except smtplib.SMTPAuthenticationError:
+            raise DeliveryError("the mail server refused the login of ZEKTOR_EMAIL_URL") from None
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(f"the mail server refused it: {exc.smtp_code}") from None
         except smtplib.SMTPRecipientsRefused:
             raise DeliveryError(f"the mail server refused {self.channel.email}") from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"the mail server is unreachable: {type(exc).__name__}") from None
+            raise DeliveryError(
+                f"sending through the mail server failed: {type(exc).__name__}"
+            ) from None
