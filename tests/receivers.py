@@ -46,7 +46,9 @@ class HttpReceiver:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.configure_cert(context)
             self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     @property

@@ -515,3 +515,15 @@ def test_mail_goes_over_tls_with_the_login_of_zektor_email_url(
         smtp.stop()
     assert smtp.logins == ["alerts@zektor.test"]
     assert smtp.messages[0]["Subject"] == "[Zektor] Mail: test"
+
+
+class BrokenChannelTests(AlertTestCase):
+    def test_an_unexpected_error_in_a_channel_is_logged_not_raised(self):
+        Channel.objects.filter(pk=self.slack.pk).update(url_sealed="zk1:gone:AAAA")
+        now = timezone.now()
+        delivery.raise_alert(self.alpha, self.pg, "failing", "fail", "alpha-pg fails", now=now)
+        with self.assertLogs("alerts", "WARNING") as logs:
+            self.assertEqual(delivery.deliver_due(now), (2, 1))
+        self.assertIn("DecryptionError", Delivery.objects.get(channel=self.slack).last_error)
+        self.assertIn("failed (attempt 1)", "\n".join(logs.output))
+        self.assertEqual(len(self.hooks()), 1, "the other channels still got it")

@@ -64,3 +64,12 @@ def test_mail_is_off_without_both():
     assert Env({}).email() == (None, None)
     with pytest.raises(ConfigError, match="ZEKTOR_EMAIL_FROM is required"):
         Env({"ZEKTOR_EMAIL_URL": "smtp://h"}).email()
+
+
+def test_it_warns_when_the_mail_password_would_travel_in_clear():
+    env = {**GOOD, **MAIL, "ZEKTOR_EMAIL_URL": "smtp://u:secret-pw@mail.example.com"}
+    result = run_check(env)
+    assert result.returncode == 0, result.stderr
+    assert "zektor.alerts.W001" in result.stderr
+    assert "secret-pw" not in result.stderr
+    assert "zektor.alerts.W001" not in run_check({**GOOD, **MAIL}).stderr
