@@ -60,7 +60,9 @@ def _move(state: AlertState, new: str, now: dt.datetime) -> None:
         state.state, state.since = new, now
 
 
-def escalate(instance: Instance, topic: str, new: str, now: dt.datetime, alerting: Alerting):
+def escalate(
+    instance: Instance, topic: str, new: str, now: dt.datetime, alerting: Alerting
+) -> None:
     """Set the topic's state; alert only when it got worse than it was."""
     severity = SEVERITY[topic]
     with transaction.atomic():

@@ -50,12 +50,12 @@ class Command(BaseCommand):
         reports = check_many(
             instances, targets, timeout=timeout, concurrency=concurrency, actor_name=ACTOR_NAME
         )
-        if notify:
-            after_checks(instances, reports)
         if json:
             self.stdout.write(as_json([report.as_dict() for report in reports]))
         else:
             self.stdout.write("\n".join(as_text(report) for report in reports))
+        if notify:  # after the results are out: alerting never delays or changes them
+            after_checks(instances, reports)
         exit_status(reports)
 
     @staticmethod
