@@ -24,7 +24,7 @@ CERTIFICATE_BANDS = [
     ("7", dt.timedelta(days=7)),
     ("14", dt.timedelta(days=14)),
 ]
-SEVERITY = {
+SEVERITY: dict[str, dict[str, int]] = {
     Topic.CERTIFICATE: {"ok": 0, "14": 1, "7": 2, "1": 3, "expired": 4},
     Topic.ROTATION: {"ok": 0, "stuck": 1, "failed": 2},
     Topic.PASSWORD_AGE: {"ok": 0, "overdue": 1},

@@ -21,9 +21,7 @@ RECENT_ALERTS = 20
 
 
 def _page(request: HttpRequest, team: Team, status: int = 200, **context) -> HttpResponse:
-    channels = list(team.alert_channels.all())
-    for channel in channels:
-        channel.latest = channel.last_delivery
+    channels = [(channel, channel.last_delivery) for channel in team.alert_channels.all()]
     settings = settings_for(team)
     context = {
         "team": team,

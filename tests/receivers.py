@@ -19,7 +19,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from instances.devservers.ports import LOOPBACK, free_port
+from demo.servers.ports import LOOPBACK, free_port
 
 __all__ = ["HttpReceiver", "Received", "SmtpReceiver", "http_receiver", "smtp_receiver"]
 

@@ -179,6 +179,7 @@ class CertificateAlertTests(AlertTestCase):
         self.assertIn("expires in 9 days", self.hooks()[0]["message"])
         self.assertEqual(self.hooks()[0]["status"], "warn")
         not_after = Instance.objects.get(pk=instance.pk).cert_not_after
+        assert not_after is not None
         for remaining in (dt.timedelta(days=6), dt.timedelta(days=5), dt.timedelta(hours=12)):
             events.observe_certificate(instance, not_after, not_after - remaining)
         events.observe_certificate(instance, not_after, not_after + dt.timedelta(minutes=1))
@@ -383,7 +384,8 @@ class AddAlertChannelCommandTests(AlertTestCase):
         out, err, code = run_command("add_alert_channel", "Alpha", email="dba@alpha.example")
         self.assertEqual(code, 0, err)
         self.assertIn("dba@alpha.example", out)
-        self.assertEqual(configure.send_test(self.alpha.alert_channels.last()).status, "sent")
+        channel = self.alpha.alert_channels.get(email="dba@alpha.example")
+        self.assertEqual(configure.send_test(channel).status, "sent")
         self.assertEqual(self.smtp.envelopes[-1][1], ["dba@alpha.example"])
 
     def test_it_refuses_bad_input_with_exit_2(self):

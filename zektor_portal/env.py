@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_DENY_NETWORKS = (
@@ -43,9 +45,15 @@ class EmailServer:
 
 
 class Env:
+    # The readers are named after the types they return: past ``str`` and ``list`` below,
+    # annotations name the builtins as ``builtins.str`` and ``builtins.list``.
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
 
+    @overload
+    def str(self, name: str, default: str) -> str: ...
+    @overload
+    def str(self, name: str, default: None = None) -> str | None: ...
     def str(self, name: str, default: str | None = None) -> str | None:
         """The raw value; for NAME also reads NAME_FILE (a path whose content is the value)."""
         file_name = f"{name}_FILE"
@@ -62,13 +70,13 @@ class Env:
             return default
         return value.strip()
 
-    def required(self, name: str, why: str) -> str:
+    def required(self, name: builtins.str, why: builtins.str) -> builtins.str:
         value = self.str(name)
         if value is None:
             raise ConfigError(f"{name} is required {why}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: bool) -> bool:
         value = self.str(name)
         if value is None:
             return default
@@ -79,7 +87,7 @@ class Env:
             return False
         raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
-    def float(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
+    def float(self, name: builtins.str, default: float, *, minimum: float, maximum: float) -> float:
         value = self.str(name)
         if value is None:
             return default
@@ -91,11 +99,11 @@ class Env:
             raise ConfigError(f"{name}: must be between {minimum:g} and {maximum:g}, got {value}")
         return number
 
-    def list(self, name: str, default: str) -> list[str]:
+    def list(self, name: builtins.str, default: builtins.str) -> builtins.list[builtins.str]:
         value = self.str(name, default) or ""
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def networks(self, name: str, default: str) -> list[IPNetwork]:
+    def networks(self, name: builtins.str, default: builtins.str) -> builtins.list[IPNetwork]:
         networks = []
         for item in self.list(name, default):
             try:
@@ -104,7 +112,7 @@ class Env:
                 raise ConfigError(f"{name}: {item!r} is not a CIDR network") from None
         return networks
 
-    def encryption_keys(self, name: str) -> dict[str, bytes]:
+    def encryption_keys(self, name: builtins.str) -> dict[builtins.str, bytes]:
         """Parse ``KEYID:BASE64(32 bytes),...``; insertion order keeps the primary first."""
         keys: dict[str, bytes] = {}
         for entry in self.list(name, ""):
@@ -120,7 +128,7 @@ class Env:
             raise ConfigError(f"{name}: no keys given")
         return keys
 
-    def email_server(self, name: str) -> EmailServer | None:
+    def email_server(self, name: builtins.str) -> EmailServer | None:
         """``smtp://``, ``smtp+tls://`` or ``smtps://[user:pass@]host[:port]``, or None."""
         value = self.str(name)
         if value is None:
@@ -145,13 +153,15 @@ class Env:
             security=security,
         )
 
-    def email_address(self, name: str, default: str | None = None) -> str | None:
+    def email_address(
+        self, name: builtins.str, default: builtins.str | None = None
+    ) -> builtins.str | None:
         value = self.str(name, default)
         if value is not None and not EMAIL_ADDRESS.fullmatch(value):
             raise ConfigError(f"{name}: expected one e-mail address like alerts@example.com")
         return value
 
-    def email(self) -> tuple[EmailServer | None, str | None]:
+    def email(self) -> tuple[EmailServer | None, builtins.str | None]:
         """ZEKTOR_EMAIL_URL and ZEKTOR_EMAIL_FROM: both, or neither (mail off)."""
         server = self.email_server("ZEKTOR_EMAIL_URL")
         sender = self.email_address("ZEKTOR_EMAIL_FROM")

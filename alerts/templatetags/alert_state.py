@@ -14,7 +14,7 @@ from instances.models import Instance
 register = template.Library()
 
 CERTIFICATE_WARN_DAYS = CERTIFICATE_BANDS[-1][1].days
-PROBLEMS = {
+PROBLEMS: dict[tuple[str, str], tuple[str, str]] = {
     (Topic.ROTATION, "stuck"): ("warn", "Rotation stuck"),
     (Topic.ROTATION, "failed"): ("fail", "Rotation needs attention"),
     (Topic.PASSWORD_AGE, "overdue"): ("warn", "Password older than policy"),

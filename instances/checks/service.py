@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import transaction
@@ -77,7 +77,7 @@ def check_many(
     instances: Sequence[Instance],
     targets: Sequence[Target],
     *,
-    timeout: float,
+    timeout: float | None,
     concurrency: int,
     actor_name: str,
 ) -> list[Report]:
@@ -113,7 +113,7 @@ class InstanceCheck:
     def report(self) -> Report:
         return self.check.report
 
-    def steps(self) -> Iterator[Step]:
+    def steps(self) -> Generator[Step, None, None]:
         steps = self.check.run()
         try:
             # Not ``yield from``: closing this generator must not close ``steps``.

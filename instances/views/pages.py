@@ -8,8 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from instances.access import get_instance_for, visible_instances
-from instances.models import Role
+from instances.access import admin_team_ids, get_instance_for, visible_instances
 
 INSTANCES_PER_PAGE = 100
 
@@ -40,9 +39,7 @@ def instance_list(request: HttpRequest) -> HttpResponse:
             "instances": page.object_list,
             "page": page,
             "query": query,
-            "admin_teams": set(
-                request.user.memberships.filter(role=Role.ADMIN).values_list("team_id", flat=True)
-            ),
+            "admin_teams": admin_team_ids(request.user),
         },
     )
 
