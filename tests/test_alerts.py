@@ -103,6 +103,25 @@ class AvailabilityAlertTests(AlertTestCase):
         self.assertEqual(len(slack), 2)
         self.assertIn("down-cache", json.loads(slack[0].body)["text"])
 
+    def test_a_server_that_goes_down_and_comes_back_alerts_twice(self):
+        server = start_redis(name="redis-goes-down")
+        handle = server._handle  # the process itself: stopped and started on the same port
+        assert handle is not None
+        try:
+            instance_on(server, self.alpha, "flaky-cache")
+            self.assertEqual(self.check("flaky-cache"), 0)
+            handle.terminate()
+            self.check("flaky-cache")
+            self.check("flaky-cache")
+            self.assertEqual(self.events(), [("failing", "flaky-cache")])
+            self.assertIn("refused the connection", self.hooks()[0]["message"])
+            handle.start()
+            self.assertEqual(self.check("flaky-cache"), 0)
+            self.check("flaky-cache")
+        finally:
+            server.stop()
+        self.assertEqual(self.events(), [("failing", "flaky-cache"), ("recovered", "flaky-cache")])
+
     def test_it_sends_the_documented_json_signed_with_hmac(self):
         self.check()
         self.check()
