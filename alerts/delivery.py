@@ -14,6 +14,7 @@ from django.utils import timezone
 from alerts.channels import DeliveryError, Message, transport_for
 from alerts.models import Alert, Channel, Delivery, DeliveryStatus
 from instances.models import Instance, Team
+from instances.secrets import SecretUnavailable
 
 logger = logging.getLogger("alerts")
 
@@ -85,7 +86,9 @@ def attempt(delivery: Delivery, now: dt.datetime) -> bool:
     try:
         transport_for(delivery.channel).send(message_of(delivery.alert))
     except Exception as exc:  # a broken channel must never stop the others
-        reason = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}"
+        # Only these two say why in words that hold no secret; anything else, its type.
+        known = isinstance(exc, DeliveryError | SecretUnavailable)
+        reason = str(exc) if known else type(exc).__name__
         done = attempts >= MAX_ATTEMPTS
         logger.warning(
             "alert delivery %s to %s failed (attempt %d%s): %s",

@@ -8,6 +8,7 @@ import uuid
 from django.db import models
 
 from instances.models import Instance, SealedFieldsMixin, Team
+from instances.secrets import open_channel_secret
 
 DEFAULT_FAILURE_THRESHOLD = 2
 
@@ -38,11 +39,13 @@ class Channel(SealedFieldsMixin, models.Model):
 
     @property
     def url(self) -> str:
-        return self.unseal("url_sealed") if self.url_sealed else ""
+        return open_channel_secret(self, "url_sealed", "URL") if self.url_sealed else ""
 
     @property
     def signing_secret(self) -> str:
-        return self.unseal("secret_sealed") if self.secret_sealed else ""
+        if not self.secret_sealed:
+            return ""
+        return open_channel_secret(self, "secret_sealed", "signing secret")
 
     @property
     def last_delivery(self) -> Delivery | None:

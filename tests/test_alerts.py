@@ -278,7 +278,9 @@ class DeliveryTests(AlertTestCase):
     def test_it_never_contacts_a_denied_network(self):
         now = timezone.now()
         self.raise_failing(now)
-        with override_settings(ZEKTOR_CHECK_DENY_NETWORKS=events_deny_loopback()):
+        with override_settings(
+            ZEKTOR_CHECK_DENY_NETWORKS=events_deny_loopback(), ZEKTOR_CHECK_ALLOW_LOOPBACK=False
+        ):
             delivery.deliver_due(now)
         self.assertEqual(self.receiver.requests, [])
         self.assertIn("never contacts", self.webhook_delivery().last_error)
@@ -545,6 +547,8 @@ class BrokenChannelTests(AlertTestCase):
         delivery.raise_alert(self.alpha, self.pg, "failing", "fail", "alpha-pg fails", now=now)
         with self.assertLogs("alerts", "WARNING") as logs:
             self.assertEqual(delivery.deliver_due(now), (2, 1))
-        self.assertIn("DecryptionError", Delivery.objects.get(channel=self.slack).last_error)
+        error = Delivery.objects.get(channel=self.slack).last_error
+        self.assertIn("URL of alert channel", error)
+        self.assertIn("key id 'gone'", error)
         self.assertIn("failed (attempt 1)", "\n".join(logs.output))
         self.assertEqual(len(self.hooks()), 1, "the other channels still got it")

@@ -61,6 +61,9 @@ class AlertPageTests(AlertTestCase):
             ("webhook", "ftp://example.com/hook"),
             ("slack", "https://user:pw@hooks.example.com/x"),
             ("webhook", "http://192.0.2.10/latest"),  # denied in these tests
+            ("webhook", "http://0.0.0.0:8000/"),  # always refused
+            ("slack", "https://[::ffff:169.254.169.254]/latest"),  # metadata, as IPv6
+            ("webhook", "http://0/"),  # 0.0.0.0 in the resolver's old numeric form
             ("webhook", "http://exa mple.com/"),
             ("pager", "x"),
         ]:

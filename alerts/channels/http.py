@@ -6,11 +6,8 @@ and a redirect is reported, never followed."""
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 from urllib.parse import urlsplit
-
-from django.conf import settings
 
 from alerts.channels import DeliveryError
 from instances import outbound
@@ -42,12 +39,10 @@ def check_url(url: str) -> str:
     """A label for the URL that shows where it goes but not its path (which, for Slack,
     is the credential); ValueError when the portal would never send there."""
     scheme, host, port, _ = parse_url(url)
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None and outbound.denied_network(host, settings.ZEKTOR_CHECK_DENY_NETWORKS):
-        raise ValueError(f"{host} is in a network the portal never contacts.")
+    literal = outbound.ip_literal(host)
+    why = outbound.AddressPolicy.from_settings().refusal(str(literal)) if literal else None
+    if why is not None:
+        raise ValueError(f"{host} is {why}: the portal never sends there.")
     default = DEFAULT_PORTS[scheme] == port
     return f"{scheme}://{host}{'' if default else f':{port}'}/…"
 
@@ -64,17 +59,26 @@ class _VettedHTTPConnection(http.client.HTTPConnection):
         self.sock = self._vetted
 
 
-def _open(scheme: str, host: str, port: int) -> socket.socket:
+def _connect(host: str, port: int) -> socket.socket:
+    """A socket to the first vetted address of ``host`` that answers."""
     try:
-        address = outbound.vetted_address(host, port)
-    except outbound.DeniedAddress:
-        raise DeliveryError(f"{host} is in a network the portal never contacts") from None
+        addresses = outbound.vetted_addresses(host, port)
+    except outbound.DeniedAddress as exc:
+        raise DeliveryError(f"{exc}: the portal never contacts it, nothing was sent") from None
     except (OSError, UnicodeError):
         raise DeliveryError(f"{host} does not resolve") from None
-    try:
-        sock = outbound.connect_to(address, port, TIMEOUT_SECONDS)
-    except OSError as exc:
-        raise DeliveryError(f"{host} port {port}: {exc.strerror or 'unreachable'}") from None
+    errors: list[OSError] = []
+    for address in addresses:
+        try:
+            return outbound.connect_to(address, port, TIMEOUT_SECONDS)
+        except OSError as exc:
+            errors.append(exc)
+    reason = errors[-1].strerror if errors and errors[-1].strerror else "unreachable"
+    raise DeliveryError(f"{host} port {port}: {reason}")
+
+
+def _open(scheme: str, host: str, port: int) -> socket.socket:
+    sock = _connect(host, port)
     if scheme == "https":
         try:
             return outbound.tls_context("", verify=True).wrap_socket(sock, server_hostname=host)

@@ -15,10 +15,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from alerts.notify import after_checks
 from instances.checks.console import timeout_option
-from instances.checks.service import check_many, target_for
-from instances.crypto import DecryptionError
+from instances.checks.service import check_many, check_target
 from instances.models import Instance
 from instances.rotation import machine
+from instances.secrets import SecretUnavailable
 
 logger = logging.getLogger("alerts.monitor")
 ACTOR_NAME = "manage.py monitor"
@@ -75,9 +75,9 @@ class Command(BaseCommand):
         instances, targets = [], []
         for instance in Instance.objects.select_related("team").order_by("name"):
             try:
-                targets.append(target_for(instance))
-            except DecryptionError:
-                logger.error("monitor: cannot decrypt the password of %s; skipped", instance.name)
+                targets.append(check_target(instance))
+            except SecretUnavailable as problem:
+                logger.error("monitor: %s Skipped.", problem)
                 continue
             instances.append(instance)
         reports = check_many(

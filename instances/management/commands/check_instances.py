@@ -1,16 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from alerts.notify import after_checks
-from instances.checks.console import (
-    as_json,
-    as_text,
-    exit_status,
-    timeout_option,
-    undecryptable,
-)
-from instances.checks.service import check_many, target_for
-from instances.crypto import DecryptionError
+from instances.checks.console import as_json, as_text, exit_status, timeout_option
+from instances.checks.service import check_many, check_target
 from instances.models import Instance
+from instances.secrets import SecretUnavailable
 
 MAX_CONCURRENCY = 64
 ACTOR_NAME = "manage.py check_instances"
@@ -22,7 +18,7 @@ class Command(BaseCommand):
         "2 for bad usage or an unknown name."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("names", nargs="*", metavar="NAME", help="instance names")
         parser.add_argument("--all", action="store_true", dest="every", help="test every instance")
         parser.add_argument("--json", action="store_true", help="print a JSON list of reports")
@@ -36,7 +32,17 @@ class Command(BaseCommand):
             "--notify", action="store_true", help="send alerts for state changes (see alerts)"
         )
 
-    def handle(self, *args, names, every, json, concurrency, timeout, notify, **options) -> None:
+    def handle(
+        self,
+        *args: Any,
+        names: list[str],
+        every: bool,
+        json: bool,
+        concurrency: int,
+        timeout: float | None,
+        notify: bool,
+        **options: Any,
+    ) -> None:
         timeout = timeout_option(timeout)
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise CommandError(f"--concurrency must be 1 to {MAX_CONCURRENCY}", returncode=2)
@@ -44,9 +50,9 @@ class Command(BaseCommand):
         targets = []
         for instance in instances:
             try:
-                targets.append(target_for(instance))
-            except DecryptionError:
-                raise undecryptable(instance) from None
+                targets.append(check_target(instance))
+            except SecretUnavailable as problem:
+                raise CommandError(str(problem), returncode=1) from None
         reports = check_many(
             instances, targets, timeout=timeout, concurrency=concurrency, actor_name=ACTOR_NAME
         )
