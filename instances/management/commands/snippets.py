@@ -8,7 +8,7 @@ from dataclasses import asdict
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from instances.models import Instance
-from instances.snippets import SNIPPET_IDS, build_snippets, connection_details
+from instances.snippets import SNIPPET_IDS, Snippet, build_snippets, connection_details
 
 
 class Command(BaseCommand):
@@ -42,16 +42,27 @@ def _json_report(instance: Instance, password: str, snippets: list) -> str:
         "instance": instance.name,
         "engine": instance.engine,
         "connection": connection_details(instance, password),
-        "snippets": [asdict(snippet) for snippet in snippets],
+        "snippets": [snippet_json(snippet) for snippet in snippets],
     }
     return json.dumps(report, ensure_ascii=False, indent=2)
+
+
+def snippet_json(snippet: Snippet) -> dict:
+    """The contract's snippet object: `files` only for a snippet that needs several."""
+    data = asdict(snippet)
+    if not snippet.files:
+        del data["files"]
+    return data
 
 
 def _text_report(instance: Instance, snippets: list) -> str:
     blocks = [f"{instance.name} ({instance.engine})"]
     for snippet in snippets:
         where = f" — {snippet.filename}" if snippet.filename else ""
-        blocks.append(f"== {snippet.title} [{snippet.id}]{where}\n{snippet.code}")
+        blocks.append(f"== {snippet.title} [{snippet.id}]{where}")
+        for file in snippet.files[:-1]:  # the last one is the main file, `code`
+            blocks.append(f"-- {file.filename}\n{file.code}")
+        blocks.append(snippet.code)
         if snippet.resilience:
             blocks.append(f"-- {snippet.title}: pool, timeouts and retries\n{snippet.resilience}")
     return "\n\n".join(blocks)
