@@ -181,6 +181,7 @@ def check(outcome: dict[str, Any] | None, run: Run, connects: bool | None = None
         assert outcome["ok"], f"{run.key}: {outcome.get('error')}"
         return outcome["result"]
     assert not outcome["ok"], f"{run.key} connected to {run.case.server}: {outcome.get('result')}"
+    assert "timed out" not in outcome["error"], f"{run.key} hung instead of refusing"
     return None
 
 
