@@ -6,6 +6,7 @@ import ast
 import io
 import json
 from contextlib import redirect_stderr
+from pathlib import Path
 
 import yaml
 from django.core.management import call_command
@@ -75,6 +76,13 @@ class SnippetsTests(BaseTestCase):
             self.assertEqual(tuple(s.id for s in snippets), SNIPPET_IDS[instance.engine])
             order = [ECOSYSTEMS.index(s.ecosystem) for s in snippets]
             self.assertEqual(order, sorted(order))
+
+    def test_it_lists_every_snippet_in_the_readme(self):
+        readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+        for instance in (self.pg, self.cache):
+            for s in build_snippets(instance):
+                self.assertIn(f"| `{s.id}` | {s.title} | {s.ecosystem} |", readme, s.id)
+        self.assertIn(", ".join(ECOSYSTEMS), readme.replace("\n", " "))
 
     def test_it_lists_every_prisma_7_file(self):
         [prisma] = build_snippets(self.pg, TEST_PASSWORD, language="prisma")

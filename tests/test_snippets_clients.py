@@ -100,6 +100,30 @@ def test_it_runs_cli_snippets_as_printed(rendered, workdir, tmp_path, item: Run)
         assert result == [rendered.server(item).username, "PONG"]
 
 
+@pytest.mark.parametrize("item", params(runs("postgresql", ["uri"], ["code"])))
+def test_it_connects_with_the_postgresql_uri(rendered, workdir, monkeypatch, item: Run):
+    import psycopg
+
+    monkeypatch.chdir(workdir)  # sslrootcert names the CA file in the working directory
+    row = check(outcome_of(lambda: closing_row(psycopg.connect(rendered.code(item)))), item)
+    if row:
+        assert (row[0], row[1]) == (rendered.server(item).username, True)
+
+
+@pytest.mark.parametrize("item", params(runs("valkey", ["uri"], ["code"])))
+def test_it_connects_with_the_valkey_uri(rendered, workdir, item: Run):
+    redis_cli = need("redis-cli")
+    argv = [redis_cli, "-u", rendered.code(item)]
+    if item.case.setting == "tls":
+        argv += ["--cacert", "snip-cache-ca.pem"]  # a private CA, as the CLI snippets pass it
+    done = run([*argv, "ACL", "WHOAMI"], workdir, env=clean_env(workdir), timeout=30)
+    outcome = {"ok": done.returncode == 0 and "ERR" not in done.stdout, "result": done.stdout}
+    # redis-cli 7 checks the chain but not the host name (see the CLI snippets).
+    connects = item.case.connects or item.case.id == "tls-wrong-host"
+    if out := check({**outcome, "error": done.stderr}, item, connects):
+        assert out.split() == [rendered.server(item).username]
+
+
 # ----------------------------------------------------------------------- Python clients
 
 
