@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import redis
 from django.core.cache import CacheHandler
+from django.core.cache.backends.redis import RedisCache
 from django.db.utils import ConnectionHandler
 
 from tests.snippet_runs import (
@@ -153,8 +154,9 @@ def django_row(namespace: dict[str, Any], blocker) -> tuple:
             return cursor.fetchone()
     finally:
         connection.close()
-        if connection.pool:
-            connection.close_pool()
+        # Django 5.1+ has pools; django-stubs 5.2 does not know them yet.
+        if connection.pool:  # type: ignore[attr-defined]
+            connection.close_pool()  # type: ignore[attr-defined]
 
 
 def sqlalchemy_row(namespace: dict[str, Any]) -> tuple:
@@ -213,9 +215,11 @@ def redis_py_client(namespace: dict[str, Any]) -> redis.Redis:
 
 def django_cache_client(namespace: dict[str, Any]) -> redis.Redis:
     cache = CacheHandler(settings=namespace["CACHES"])["default"]
+    assert isinstance(cache, RedisCache)
     cache.set("snippet-probe", "ok")
     assert cache.get("snippet-probe") == "ok"
-    return cache._cache.get_client(write=True)
+    # The redis-py client behind it (Django keeps it there; no public way to reach it).
+    return cache._cache.get_client(write=True)  # type: ignore[attr-defined]
 
 
 def celery_clients(namespace: dict[str, Any]) -> list[redis.Redis]:
@@ -304,6 +308,7 @@ def test_it_decodes_go_pgx_literals_to_a_working_dsn(go_literals, rendered, work
     conninfo = libpq_dsn.replace("snip-pg-ca.pem", str(workdir / "snip-pg-ca.pem"))
     with psycopg.connect(conninfo, password=entry["literals"]["Password"]) as conn:
         row = conn.execute(PG_PROBE).fetchone()
+    assert row is not None
     assert (row[0], row[1]) == (server.username, True)
 
 

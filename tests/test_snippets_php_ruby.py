@@ -79,9 +79,9 @@ def php_results(rendered, workdir) -> dict[str, Any]:
     for package, module in PHP_PACKAGES.items():
         if module not in modules:
             unavailable(f"PHP has no {module} module (Debian: {package})")
-    for package, path in PHP_LIBRARIES.items():
-        if not Path(path).exists():
-            unavailable(f"{path} is missing (Debian: {package})")
+    for package, library in PHP_LIBRARIES.items():
+        if not Path(library).exists():
+            unavailable(f"{library} is missing (Debian: {package})")
     results = {}
     for item in PHP_RUNS:
         path = save(rendered, workdir, item)

@@ -14,7 +14,7 @@ import html
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from django.utils.safestring import SafeString, mark_safe
 
@@ -98,11 +98,7 @@ def masked_panels(
                     if snippet.resilience
                     else None
                 ),
-                files=_file_panels(
-                    snippet,
-                    code_html,
-                    lambda f, t=file_templates: _fill(t.get(f.filename), f.code, f.language),
-                ),
+                files=_file_panels(snippet, code_html, partial(_fill_file, file_templates)),
             )
         )
     return panels
@@ -154,6 +150,10 @@ def _shape_templates(shape: tuple) -> dict[str, _Templates]:
         )
         for snippet in build_snippets(stand_in)
     }
+
+
+def _fill_file(templates: dict[str, _Template | None], file: SnippetFile) -> SafeString:
+    return _fill(templates.get(file.filename), file.code, file.language)
 
 
 def _template(code: str, language: str) -> _Template | None:
