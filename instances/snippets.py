@@ -8,7 +8,7 @@ snippets are rendered for display only: the password reads as MASK.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,13 @@ class Snippet:
     ecosystem: str = ""
     # Every file of a snippet that needs several (the main one, `code`, included); else empty.
     files: tuple[SnippetFile, ...] = ()
+
+    def as_contract(self) -> dict[str, Any]:
+        """The object of `snippets --json`: `files` only for a snippet that needs several."""
+        data = asdict(self)
+        if not self.files:
+            del data["files"]
+        return data
 
 
 @dataclass(frozen=True)

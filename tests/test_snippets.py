@@ -279,6 +279,15 @@ class SnippetsCommandTests(BaseTestCase):
         self.assertIn("Django — settings.py", out.getvalue())
         self.assertIn("DATABASES = {", out.getvalue())
 
+    def test_it_prints_every_file_of_a_multi_file_snippet_as_text(self):
+        out = io.StringIO()
+        call_command("snippets", "alpha-pg", "--language", "prisma", stdout=out)
+        text = out.getvalue()
+        for header in ("-- prisma/schema.prisma", "-- prisma.config.ts", "-- .env"):
+            self.assertIn(header, text)
+        self.assertIn("DATABASE_URL='postgresql://app:pa%27ss", text)
+        self.assertIn("new PrismaClient({ adapter })", text)
+
     def test_it_exits_2_for_unknown_instance_or_language(self):
         for args in (["nope"], ["alpha-pg", "--language", "ioredis"]):
             with self.assertRaises(CommandError) as raised, redirect_stderr(io.StringIO()):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from instances.models import Instance
-from instances.snippets import SNIPPET_IDS, Snippet, build_snippets, connection_details
+from instances.snippets import SNIPPET_IDS, build_snippets, connection_details
 
 
 class Command(BaseCommand):
@@ -42,17 +41,10 @@ def _json_report(instance: Instance, password: str, snippets: list) -> str:
         "instance": instance.name,
         "engine": instance.engine,
         "connection": connection_details(instance, password),
-        "snippets": [snippet_json(snippet) for snippet in snippets],
+        "snippets": [snippet.as_contract() for snippet in snippets],
     }
     return json.dumps(report, ensure_ascii=False, indent=2)
 
-
-def snippet_json(snippet: Snippet) -> dict:
-    """The contract's snippet object: `files` only for a snippet that needs several."""
-    data = asdict(snippet)
-    if not snippet.files:
-        del data["files"]
-    return data
 
 
 def _text_report(instance: Instance, snippets: list) -> str:
