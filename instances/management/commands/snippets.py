@@ -46,7 +46,6 @@ def _json_report(instance: Instance, password: str, snippets: list) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2)
 
 
-
 def _text_report(instance: Instance, snippets: list) -> str:
     blocks = [f"{instance.name} ({instance.engine})"]
     for snippet in snippets:
