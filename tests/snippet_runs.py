@@ -6,8 +6,13 @@ snippet's ``ca_file`` name in the working directory, as the snippets' comments a
 the snippets against one of the suite's servers, with the hostile password of
 tests/servers.py. A case says whether the snippet must connect: where the instance asks for
 verification, a certificate from another CA must be refused, and verify-full must refuse a
-certificate for another host name (which verify-ca accepts). The public-CA variants differ only
-in naming the system bundle, which no test may change; tests/test_snippets.py checks them.
+certificate for another host name (which verify-ca accepts).
+
+The *public* cases render an instance without a private CA: the snippet then trusts the
+system's roots, which the test extends with the test CA the way each client allows it
+(NODE_EXTRA_CA_CERTS, SSL_CERT_FILE; see `trust_env`). libpq and pgjdbc snippets name the
+system bundle's path instead, which no test may change: they run only in the private cases,
+and tests/test_snippets.py checks the path they name.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class Case:
     setting: str  # sslmode for PostgreSQL; "tls" or "plain" for Valkey
     server: str  # the tests/servers.py fixture the snippet connects to
     connects: bool
+    public: bool = False  # no private CA: the system's roots (extended, see trust_env)
 
 
 CASES = (
@@ -53,8 +59,15 @@ CASES = (
     Case("tls-wrong-host", "valkey", "tls", "redis_wrong_host", False),
     Case("tls-other-ca", "valkey", "tls", "redis_unknown_ca", False),
     Case("plain", "valkey", "plain", "redis_plain", True),
+    Case("public-require", "postgresql", "require", "pg_tls", True, public=True),
+    Case("public-verify-full", "postgresql", "verify-full", "pg_tls", True, public=True),
+    Case("public-verify-ca-other-ca", "postgresql", "verify-ca", "pg_unknown_ca", False, True),
+    Case("public-verify-full-other-ca", "postgresql", "verify-full", "pg_unknown_ca", False, True),
+    Case("public-tls", "valkey", "tls", "redis_tls", True, public=True),
+    Case("public-tls-other-ca", "valkey", "tls", "redis_unknown_ca", False, public=True),
 )
-CASES_BY_ID = {(case.engine, case.id): case for case in CASES}
+# Where the test CA is saved as the one extra root the public cases trust.
+PUBLIC_ROOTS = "public-roots.pem"
 
 
 @dataclass(frozen=True)
@@ -70,18 +83,33 @@ class Run:
         return f"{self.snippet_id}/{self.variant}/{self.case.id}"
 
 
-def runs(engine: str, snippet_ids: Iterable[str], variants=("code", "resilience")) -> list[Run]:
-    """Every case of the engine for each snippet; resilience samples (whose TLS settings are the
-    same partial templates as the code's) only where they must connect, so no retry loop
-    spends its backoff on a refusal."""
+def runs(
+    engine: str,
+    snippet_ids: Iterable[str],
+    variants: Iterable[str] = ("code", "resilience"),
+    *,
+    public: bool = True,
+) -> list[Run]:
+    """Every case of the engine for each snippet (the public ones only with `public`);
+    resilience samples (whose TLS settings are the same partial templates as the code's) only
+    where they must connect, so no retry loop spends its backoff on a refusal."""
     return [
         Run(snippet_id, variant, case)
         for snippet_id in snippet_ids
         for case in CASES
-        if case.engine == engine
+        if case.engine == engine and (public or not case.public)
         for variant in variants
         if variant == "code" or case.connects
     ]
+
+
+def trust_env(public: bool, workdir: Path) -> dict[str, str]:
+    """For the public cases, the environment that adds the test CA to the system's roots: Node
+    reads NODE_EXTRA_CA_CERTS, OpenSSL (Python's ssl, redis-cli, PHP, Ruby) SSL_CERT_FILE."""
+    if not public:
+        return {}
+    roots = str(workdir / PUBLIC_ROOTS)
+    return {"NODE_EXTRA_CA_CERTS": roots, "SSL_CERT_FILE": roots}
 
 
 def params(run_list: list[Run]) -> list[Any]:
@@ -100,7 +128,7 @@ def instance_for(server: ServerInfo, case: Case, ca_pem: str) -> Instance:
         database=server.database or "",
         sslmode=case.setting if pg else "require",
         tls=case.setting != "plain",
-        ca_cert=ca_pem if case.setting != "plain" else "",
+        ca_cert="" if case.public or case.setting == "plain" else ca_pem,
     )
     instance.password = server.password
     return instance
@@ -131,9 +159,10 @@ class Rendered:
 
 
 def make_workdir(directory: Path, ca_pem: str) -> Path:
-    """The CA under both instances' file names: every case trusts the test CA."""
-    for name in (PG_NAME, CACHE_NAME):
-        (directory / f"{name}-ca.pem").write_text(ca_pem)
+    """The CA under both instances' file names (every private case trusts the test CA), and
+    as the extra root of the public cases."""
+    for name in (f"{PG_NAME}-ca.pem", f"{CACHE_NAME}-ca.pem", PUBLIC_ROOTS):
+        (directory / name).write_text(ca_pem)
     return directory
 
 
@@ -167,9 +196,11 @@ def run_ok(argv: list[str], cwd: Path, **kwargs: Any) -> str:
     return done.stdout
 
 
-def batch(argv: list[str], cwd: Path, jobs: list[dict[str, Any]], **kwargs: Any) -> dict:
+def batch(
+    argv: list[str], cwd: Path, jobs: list[dict[str, Any]], name: str = "jobs", **kwargs: Any
+) -> dict[str, Any]:
     """Runs one client process over a JSON list of jobs; it prints {key: {ok, result|error}}."""
-    jobs_file = cwd / f"jobs-{Path(argv[-1]).stem}.json"
+    jobs_file = cwd / f"{name}.json"
     jobs_file.write_text(json.dumps(jobs))
     return json.loads(run_ok([*argv, str(jobs_file)], cwd, **kwargs))
 

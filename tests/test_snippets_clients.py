@@ -36,6 +36,7 @@ from tests.snippet_runs import (
     run,
     run_ok,
     runs,
+    trust_env,
 )
 
 pytestmark = pytest.mark.servers
@@ -72,7 +73,9 @@ def exec_snippet(code: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------ shell clients
 
 
-@pytest.mark.parametrize("item", params(runs("postgresql", ["psql", "psql-uri"], ["code"])))
+@pytest.mark.parametrize(
+    "item", params(runs("postgresql", ["psql", "psql-uri"], ["code"], public=False))
+)
 def test_it_runs_psql_snippets_as_printed(rendered, workdir, item: Run):
     need("psql")
     query = "SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();\n"
@@ -91,6 +94,7 @@ def test_it_runs_cli_snippets_as_printed(rendered, workdir, tmp_path, item: Run)
         # redis-cli stands in; the snippet passes REDISCLI_AUTH, which both programs read.
         (tmp_path / "valkey-cli").symlink_to(redis_cli)
         env["PATH"] = f"{tmp_path}:{env['PATH']}"
+    env.update(trust_env(item.case.public, workdir))
     done = run(["bash", "-c", rendered.code(item)], workdir, "ACL WHOAMI\nPING\n", env, 30)
     # redis-cli exits 0 after a refused handshake too: only the replies tell.
     replies = done.stdout.split()
@@ -101,7 +105,7 @@ def test_it_runs_cli_snippets_as_printed(rendered, workdir, tmp_path, item: Run)
         assert result == [rendered.server(item).username, "PONG"]
 
 
-@pytest.mark.parametrize("item", params(runs("postgresql", ["uri"], ["code"])))
+@pytest.mark.parametrize("item", params(runs("postgresql", ["uri"], ["code"], public=False)))
 def test_it_connects_with_the_postgresql_uri(rendered, workdir, monkeypatch, item: Run):
     import psycopg
 
@@ -115,9 +119,10 @@ def test_it_connects_with_the_postgresql_uri(rendered, workdir, monkeypatch, ite
 def test_it_connects_with_the_valkey_uri(rendered, workdir, item: Run):
     redis_cli = need("redis-cli")
     argv = [redis_cli, "-u", rendered.code(item)]
-    if item.case.setting == "tls":
+    if item.case.setting == "tls" and not item.case.public:
         argv += ["--cacert", "snip-cache-ca.pem"]  # a private CA, as the CLI snippets pass it
-    done = run([*argv, "ACL", "WHOAMI"], workdir, env=clean_env(workdir), timeout=30)
+    env = clean_env(workdir, **trust_env(item.case.public, workdir))
+    done = run([*argv, "ACL", "WHOAMI"], workdir, env=env, timeout=30)
     outcome = {"ok": done.returncode == 0 and "ERR" not in done.stdout, "result": done.stdout}
     # redis-cli 7 checks the chain but not the host name (see the CLI snippets).
     connects = item.case.connects or item.case.id == "tls-wrong-host"
@@ -191,11 +196,19 @@ PYTHON_PG = {
 PYTHON_PG_RESILIENCE = {"psycopg2": psycopg_pool_row, "psycopg": psycopg_pool_row}
 
 
-@pytest.mark.parametrize("item", params(runs("postgresql", PYTHON_PG)))
+# libpq clients name the system bundle's path in the public cases: private cases only.
+PYTHON_PG_RUNS = runs("postgresql", [i for i in PYTHON_PG if i != "asyncpg"], public=False) + runs(
+    "postgresql", ["asyncpg"]
+)
+
+
+@pytest.mark.parametrize("item", params(PYTHON_PG_RUNS))
 def test_it_connects_with_python_pg_snippets(
     rendered, workdir, monkeypatch, django_db_blocker, item: Run
 ):
     monkeypatch.chdir(workdir)
+    for name, value in trust_env(item.case.public, workdir).items():
+        monkeypatch.setenv(name, value)
 
     def work() -> tuple:
         namespace = exec_snippet(rendered.code(item))
@@ -240,6 +253,8 @@ VALKEY_PYTHON = {
 @pytest.mark.parametrize("item", params(runs("valkey", VALKEY_PYTHON)))
 def test_it_pings_with_python_valkey_snippets(rendered, workdir, monkeypatch, item: Run):
     monkeypatch.chdir(workdir)
+    for name, value in trust_env(item.case.public, workdir).items():
+        monkeypatch.setenv(name, value)
 
     def work() -> list[str]:
         clients = VALKEY_PYTHON[item.snippet_id](exec_snippet(rendered.code(item)))

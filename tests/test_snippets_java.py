@@ -32,7 +32,8 @@ pytestmark = pytest.mark.servers
 CLIENTS_DIR = Path(__file__).resolve().parent / "clients"
 PGJDBC = Path("/usr/share/java/postgresql.jar")  # Debian's libpostgresql-jdbc-java
 KINDS = {"jdbc": "jdbc", "spring-boot": "spring"}
-RUNS = runs("postgresql", KINDS)
+# pgjdbc names the system bundle's path in the public cases: private cases only.
+RUNS = runs("postgresql", KINDS, public=False)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,7 @@ per project, because `import "dotenv/config"` reads the working directory's .env
 
 from __future__ import annotations
 
-import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import pytest
 
 from tests.snippet_runs import (
     NODE_DIR,
+    PUBLIC_ROOTS,
     Rendered,
     Run,
     batch,
@@ -31,6 +30,7 @@ from tests.snippet_runs import (
     params,
     run_ok,
     runs,
+    trust_env,
 )
 
 pytestmark = pytest.mark.servers
@@ -68,14 +68,21 @@ def node_argv() -> list[str]:
 
 @pytest.fixture(scope="module")
 def commonjs_results(rendered, workdir) -> dict[str, Any]:
-    jobs = []
-    for item in PG_RUNS + VALKEY_RUNS:
-        kind, code_names, resilience_names = COMMONJS[item.snippet_id]
-        names = code_names if item.variant == "code" else resilience_names
-        path = workdir / f"{item.key.replace('/', '_')}.cjs"
-        path.write_text(f"{rendered.code(item)}\nmodule.exports = {{ {names} }};\n")
-        jobs.append({"key": item.key, "kind": kind, "file": str(path), "cwd": str(workdir)})
-    return batch(node_argv(), workdir, jobs, env=clean_env(workdir))
+    """One Node process for the private cases, one whose roots hold the test CA for the public."""
+    results: dict[str, Any] = {}
+    for public in (False, True):
+        jobs = []
+        for item in PG_RUNS + VALKEY_RUNS:
+            if item.case.public != public:
+                continue
+            kind, code_names, resilience_names = COMMONJS[item.snippet_id]
+            names = code_names if item.variant == "code" else resilience_names
+            path = workdir / f"{item.key.replace('/', '_')}.cjs"
+            path.write_text(f"{rendered.code(item)}\nmodule.exports = {{ {names} }};\n")
+            jobs.append({"key": item.key, "kind": kind, "file": str(path), "cwd": str(workdir)})
+        env = clean_env(workdir, **trust_env(public, workdir))
+        results.update(batch(node_argv(), workdir, jobs, env=env, name=f"public-{public}"))
+    return results
 
 
 def prisma_project(rendered: Rendered, workdir: Path, item: Run) -> Path:
@@ -86,13 +93,19 @@ def prisma_project(rendered: Rendered, workdir: Path, item: Run) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(file.code + "\n")
     (project / "src" / "db.ts").write_text(rendered.code(item) + "\n")
-    (project / "snip-pg-ca.pem").write_text((workdir / "snip-pg-ca.pem").read_text())
+    for name in ("snip-pg-ca.pem", PUBLIC_ROOTS):
+        (project / name).write_text((workdir / name).read_text())
     return project
 
 
-def prisma_env(project: Path) -> dict[str, str]:
+def prisma_env(project: Path, public: bool = False) -> dict[str, str]:
     # No DATABASE_URL from outside (CI sets the portal's): .env must provide it.
-    return clean_env(project, CHECKPOINT_DISABLE="1", PRISMA_SCHEMA_ENGINE_BINARY="/bin/true")
+    return clean_env(
+        project,
+        CHECKPOINT_DISABLE="1",
+        PRISMA_SCHEMA_ENGINE_BINARY="/bin/true",
+        **trust_env(public, project),
+    )
 
 
 def prisma_generate(project: Path) -> Path:
@@ -101,15 +114,13 @@ def prisma_generate(project: Path) -> Path:
     return project / "src" / "generated"
 
 
-def prisma_query(project: Path, item: Run) -> dict[str, Any]:
-    job = {"key": item.key, "kind": "prisma", "file": str(project / "src" / "db.ts")}
-    return batch(node_argv(), project, [{**job, "cwd": str(project)}], env=prisma_env(project))
-
-
 @pytest.fixture(scope="module")
 def prisma_results(rendered, workdir) -> dict[str, Any]:
     """`prisma generate` runs for real in the first project; the schema and config of every case
-    are the same text (checked), so the others get a copy of its client instead of a rerun."""
+    are the same text (checked), so the others get a copy of its client instead of a rerun.
+    The queries run in one Node process for the private cases and one for the public: with
+    --preserve-symlinks, each project's own node_modules link gives it its own modules, so its
+    `import "dotenv/config"` reads its own .env."""
     projects = {item.key: prisma_project(rendered, workdir, item) for item in PRISMA_RUNS}
     first = next(iter(projects.values()))
     generated = prisma_generate(first)
@@ -118,11 +129,19 @@ def prisma_results(rendered, workdir) -> dict[str, Any]:
             assert (project / name).read_text() == (first / name).read_text()
         if project != first:
             shutil.copytree(generated, project / "src" / "generated")
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        outcomes = pool.map(prisma_query, projects.values(), PRISMA_RUNS)
+        (project / "node_modules").symlink_to(node_modules())
+    node, *rest = node_argv()
     results: dict[str, Any] = {}
-    for outcome in outcomes:
-        results.update(outcome)
+    for public in (False, True):
+        jobs = [
+            {"key": key, "kind": "prisma", "file": str(project / "src" / "db.ts")}
+            | {"cwd": str(project)}
+            for item, (key, project) in zip(PRISMA_RUNS, projects.items(), strict=True)
+            if item.case.public == public
+        ]
+        env = prisma_env(workdir, public)
+        argv = [node, "--preserve-symlinks", *rest]
+        results.update(batch(argv, workdir, jobs, name=f"prisma-public-{public}", env=env))
     return results
 
 

@@ -27,17 +27,19 @@ from tests.snippet_runs import (
     run,
     run_ok,
     runs,
+    trust_env,
 )
 
 pytestmark = pytest.mark.servers
 
 CLIENTS_DIR = Path(__file__).resolve().parent / "clients"
+# libpq names the system bundle's path in the public cases: PostgreSQL in private cases only.
 PHP_RUNS = (
-    runs("postgresql", ["php-pdo"])
-    + runs("postgresql", ["laravel"], ["code"])  # a .env has no resilience sample
+    runs("postgresql", ["php-pdo"], public=False)
+    + runs("postgresql", ["laravel"], ["code"], public=False)  # a .env has no resilience
     + runs("valkey", ["phpredis"])
 )
-RUBY_RUNS = runs("postgresql", ["rails"]) + runs("valkey", ["redis-rb"])
+RUBY_RUNS = runs("postgresql", ["rails"], public=False) + runs("valkey", ["redis-rb"])
 PHP_KINDS = {"php-pdo": "pdo", "laravel": "laravel", "phpredis": "phpredis"}
 FILE_NAMES = {"laravel": ".env", "rails": "database.yml"}
 # Debian packages the runners load, and the files that tell they are installed.
@@ -86,7 +88,8 @@ def php_results(rendered, workdir) -> dict[str, Any]:
     for item in PHP_RUNS:
         path = save(rendered, workdir, item)
         argv = ["php", str(CLIENTS_DIR / "run_snippet.php"), PHP_KINDS[item.snippet_id], str(path)]
-        out = run_ok(argv, path.parent, env=clean_env(path.parent), timeout=60)
+        env = clean_env(path.parent, **trust_env(item.case.public, workdir))
+        out = run_ok(argv, path.parent, env=env, timeout=60)
         results[item.key] = json.loads(out.strip().splitlines()[-1])
     return results
 
@@ -99,13 +102,19 @@ def ruby_results(rendered, workdir) -> dict[str, Any]:
         unavailable(
             f"Ruby lacks a client (Debian: ruby-pg ruby-redis ruby-activerecord): {probe.stderr}"
         )
-    jobs = []
-    for item in RUBY_RUNS:
-        path = save(rendered, workdir, item)
-        kind = item.snippet_id.replace("-", "_")
-        jobs.append({"key": item.key, "kind": kind, "file": str(path), "cwd": str(path.parent)})
     argv = ["ruby", str(CLIENTS_DIR / "run_snippets.rb")]
-    return batch(argv, workdir, jobs, env=clean_env(workdir), timeout=300)
+    results: dict[str, Any] = {}
+    for public in (False, True):  # OpenSSL reads SSL_CERT_FILE once per process
+        jobs = []
+        for item in RUBY_RUNS:
+            if item.case.public != public:
+                continue
+            path = save(rendered, workdir, item)
+            kind = item.snippet_id.replace("-", "_")
+            jobs.append({"key": item.key, "kind": kind, "file": str(path), "cwd": str(path.parent)})
+        env = clean_env(workdir, **trust_env(public, workdir))
+        results.update(batch(argv, workdir, jobs, name=f"ruby-public-{public}", env=env))
+    return results
 
 
 def assert_pg_row(row: dict[str, Any], rendered: Rendered, item: Run, resilient: bool) -> None:

@@ -98,6 +98,9 @@ async function load(file) {
 
 async function runJob(job) {
   process.chdir(job.cwd);
+  // Each Prisma project's `import "dotenv/config"` fills this from its own .env (run with
+  // --preserve-symlinks, each project's node_modules link gives it a module of its own).
+  if (job.kind === "prisma") delete process.env.DATABASE_URL;
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${JOB_TIMEOUT_MS} ms`)), JOB_TIMEOUT_MS);
