@@ -148,7 +148,8 @@ def _postgresql_uri(instance: Instance, password: str, params: dict[str, str]) -
     secret = escaping.uri_component(password)
     database = escaping.uri_component(instance.database)
     host = _uri_host(instance.host)
-    return f"postgresql://{user}:{secret}@{host}:{instance.port}/{database}?{_query(params)}"
+    query = f"?{_query(params)}" if params else ""
+    return f"postgresql://{user}:{secret}@{host}:{instance.port}/{database}{query}"
 
 
 def _query(params: dict[str, str]) -> str:
@@ -207,7 +208,6 @@ def _context(instance: Instance, password: str) -> dict[str, Any]:
     context: dict[str, Any] = {
         "name": instance.name,
         "host": instance.host,
-        "uri_host": _uri_host(instance.host),
         "port": instance.port,
         "user": instance.username,
         "password": password,
@@ -235,10 +235,9 @@ def _postgresql_context(instance: Instance, password: str) -> dict[str, Any]:
         "rootcert": rootcert,
         "system_bundle": SYSTEM_CA_BUNDLE,
         # TLS settings stay out of this URL: node-pg would let them override its ssl object.
-        "prisma_url": _postgresql_uri(instance, password, {}).removesuffix("?"),
+        "prisma_url": _postgresql_uri(instance, password, {}),
         "pgx_dsn": _pgx_dsn(instance, pgx_params),
         "jdbc_url": f"jdbc:postgresql://{_uri_host(instance.host)}:{instance.port}/{database}",
-        "jdbc_params": jdbc_params,
         "jdbc_query": _query({**jdbc_params, "connectTimeout": "10"}),
     }
 
