@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -178,10 +179,12 @@ def sqlalchemy_row(namespace: dict[str, Any]) -> tuple:
 
 
 def asyncpg_main(namespace: dict[str, Any]) -> tuple:
-    """Runs the snippet's own main(), which prints the server version."""
+    """Runs the snippet's own main(), which prints the server version, as `python db.py` would:
+    in a thread of its own, so that no event loop left running in this one (Playwright's) is in
+    the way of asyncio.run()."""
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        asyncio.run(namespace["main"]())
+    with contextlib.redirect_stdout(out), ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, namespace["main"]()).result()
     assert out.getvalue().startswith("PostgreSQL"), out.getvalue()
     return ()
 
