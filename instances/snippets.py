@@ -181,9 +181,6 @@ def _libpq_uri(instance: Instance, password: str) -> str:
     return _postgresql_uri(instance, password, _libpq_params(instance))
 
 
-_URIS = {"postgresql": _libpq_uri, "valkey": _valkey_uri}
-
-
 def _uri(instance: Instance, password: str) -> str:
     return _URIS[instance.engine](instance, password)
 
@@ -216,7 +213,7 @@ def _context(instance: Instance, password: str) -> dict[str, Any]:
         "pool_size": instance.limits.pool_size,
         "uri": _uri(instance, password),
     }
-    context.update(_ENGINE_CONTEXTS[instance.engine](instance, password))
+    context.update(_ENGINE_CONTEXT[instance.engine](instance, password))
     return context
 
 
@@ -251,15 +248,23 @@ def _valkey_context(instance: Instance, password: str) -> dict[str, Any]:
     }
 
 
-_ENGINE_CONTEXTS = {"postgresql": _postgresql_context, "valkey": _valkey_context}
-
-
 def _pgx_dsn(instance: Instance, params: dict[str, str]) -> str:
     """A URL without the password: the Go snippets set it from a string literal."""
     user = escaping.uri_component(instance.username)
     database = escaping.uri_component(instance.database)
     host = _uri_host(instance.host)
     return f"postgres://{user}@{host}:{instance.port}/{database}?{_query(params)}"
+
+
+# Per engine (the keys of _SPECS): the URI and what its snippet templates use beyond _context.
+_URIS: dict[str, Callable[[Instance, str], str]] = {
+    "postgresql": _libpq_uri,
+    "valkey": _valkey_uri,
+}
+_ENGINE_CONTEXT: dict[str, Callable[[Instance, str], dict[str, Any]]] = {
+    "postgresql": _postgresql_context,
+    "valkey": _valkey_context,
+}
 
 
 def _unmask(text: str, password: str | None) -> str:
