@@ -248,6 +248,10 @@ def _valkey_context(instance: Instance, password: str) -> dict[str, Any]:
     }
 
 
+def _valkey_context(instance: Instance, password: str) -> dict[str, Any]:
+    return {"tls": instance.tls}
+
+
 def _pgx_dsn(instance: Instance, params: dict[str, str]) -> str:
     """A URL without the password: the Go snippets set it from a string literal."""
     user = escaping.uri_component(instance.username)
@@ -318,3 +322,18 @@ def _snippet(spec: _Spec, render: Callable[[str], str]) -> Snippet:
         ecosystem=spec.ecosystem,
         files=files,
     )
+
+
+def snippets_report(
+    instance: Instance, password: str | None, *, language: str | None = None
+) -> dict[str, Any]:
+    """The JSON document of `snippets --json` (masked without `password`)."""
+    return {
+        "instance": instance.name,
+        "engine": instance.engine,
+        "connection": connection_details(instance, password),
+        "snippets": [
+            snippet.as_contract()
+            for snippet in build_snippets(instance, password, language=language)
+        ],
+    }

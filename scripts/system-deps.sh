@@ -7,6 +7,8 @@ want=(postgresql redis-server)          # demo servers (make run) and real test 
 [ "${1:-run}" = test ] && want+=(chromium nodejs npm ruby golang-go php-cli php-vlucas-phpdotenv
   default-jdk-headless libpostgresql-jdbc-java php-pgsql php-redis php-illuminate-database
   ruby-pg ruby-redis ruby-activerecord)
+# The README's CI example of the HTTP API is run as written.
+[ "${1:-run}" = test ] && want+=(curl jq)
 
 declare -A provides=(
   [postgresql]=/usr/lib/postgresql [redis-server]=/usr/bin/redis-server
@@ -15,6 +17,7 @@ declare -A provides=(
   [php-vlucas-phpdotenv]=/usr/share/php/Dotenv/autoload.php
   [default-jdk-headless]=/usr/bin/javac [libpostgresql-jdbc-java]=/usr/share/java/postgresql.jar
   [php-illuminate-database]=/usr/share/php/Illuminate/Database/autoload.php
+  [curl]=/usr/bin/curl [jq]=/usr/bin/jq
 )
 missing=()
 for pkg in "${want[@]}"; do

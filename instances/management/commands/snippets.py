@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from instances.models import Instance
-from instances.snippets import SNIPPET_IDS, build_snippets, connection_details
+from instances.secrets import Purpose, SecretUnavailable, open_password
+from instances.snippets import SNIPPET_IDS, Snippet, build_snippets, snippets_report
 
 
 class Command(BaseCommand):
@@ -18,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print JSON to stdout")
         parser.add_argument("--language", metavar="ID", help="only the snippet with this id")
 
-    def handle(self, *args, name: str, language: str | None, **options) -> None:
+    def handle(self, *args: Any, name: str, language: str | None, **options: Any) -> None:
         instance = Instance.objects.filter(name=name).first()
         if instance is None:
             raise CommandError(f"no instance named {name!r}", returncode=2)
@@ -28,25 +30,21 @@ class Command(BaseCommand):
                 f"no snippet {language!r} for {instance.engine}; choose one of: {', '.join(ids)}",
                 returncode=2,
             )
-        password = instance.password
-        snippets = build_snippets(instance, password, language=language)
+        try:
+            password = open_password(
+                instance, Purpose.SNIPPETS_COMMAND, actor_name="manage.py snippets"
+            )
+        except SecretUnavailable as problem:
+            raise CommandError(str(problem), returncode=1) from None
         if options["json"]:
-            self.stdout.write(_json_report(instance, password, snippets))
+            report = snippets_report(instance, password, language=language)
+            self.stdout.write(json.dumps(report, ensure_ascii=False, indent=2))
         else:
+            snippets = build_snippets(instance, password, language=language)
             self.stdout.write(_text_report(instance, snippets))
 
 
-def _json_report(instance: Instance, password: str, snippets: list) -> str:
-    report = {
-        "instance": instance.name,
-        "engine": instance.engine,
-        "connection": connection_details(instance, password),
-        "snippets": [snippet.as_contract() for snippet in snippets],
-    }
-    return json.dumps(report, ensure_ascii=False, indent=2)
-
-
-def _text_report(instance: Instance, snippets: list) -> str:
+def _text_report(instance: Instance, snippets: list[Snippet]) -> str:
     blocks = [f"{instance.name} ({instance.engine})"]
     for snippet in snippets:
         where = f" — {snippet.filename}" if snippet.filename else ""
