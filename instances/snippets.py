@@ -248,10 +248,6 @@ def _valkey_context(instance: Instance, password: str) -> dict[str, Any]:
     }
 
 
-def _valkey_context(instance: Instance, password: str) -> dict[str, Any]:
-    return {"tls": instance.tls}
-
-
 def _pgx_dsn(instance: Instance, params: dict[str, str]) -> str:
     """A URL without the password: the Go snippets set it from a string literal."""
     user = escaping.uri_component(instance.username)

@@ -133,7 +133,7 @@ def instance_for(server: ServerInfo, case: Case, ca_pem: str) -> Instance:
         tls=case.setting != "plain",
         ca_cert="" if case.public or case.setting == "plain" else ca_pem,
     )
-    instance.password = server.password
+    instance.set_password(server.password)
     return instance
 
 
@@ -146,7 +146,7 @@ class Rendered:
         for case in CASES:
             server = self.servers.setdefault(case.server, request.getfixturevalue(case.server))
             instance = instance_for(server, case, ca_pem)
-            rendered = build_snippets(instance, instance.password)
+            rendered = build_snippets(instance, server.password)
             self.snippets[case.engine, case.id] = {s.id: s for s in rendered}
 
     def snippet(self, run: Run) -> Snippet:
