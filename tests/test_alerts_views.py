@@ -64,6 +64,8 @@ class AlertPageTests(AlertTestCase):
             ("webhook", "http://0.0.0.0:8000/"),  # always refused
             ("slack", "https://[::ffff:169.254.169.254]/latest"),  # metadata, as IPv6
             ("webhook", "http://0/"),  # 0.0.0.0 in the resolver's old numeric form
+            ("webhook", "https://hooks.example.com:0/x"),
+            ("webhook", "https://hooks.example.com:70000/x"),
             ("webhook", "http://exa mple.com/"),
             ("pager", "x"),
         ]:

@@ -28,9 +28,11 @@ def parse_url(url: str) -> tuple[str, str, int, str]:
     if parts.username is not None or parts.password is not None:
         raise ValueError("Put no user name or password in the URL.")
     try:
-        port = parts.port or DEFAULT_PORTS[parts.scheme]
+        port = DEFAULT_PORTS[parts.scheme] if parts.port is None else parts.port
     except ValueError:
-        raise ValueError("The port must be a number from 1 to 65535.") from None
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ValueError("The port must be a number from 1 to 65535.")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return parts.scheme, parts.hostname, port, path
 
