@@ -66,6 +66,7 @@ def _load(env: Env) -> dict:
         "allow_loopback": env.bool("ZEKTOR_CHECK_ALLOW_LOOPBACK", False),
         # Below gunicorn's 8 threads per worker (Dockerfile), so pages always have threads.
         "check_concurrency": env.int("ZEKTOR_CHECK_CONCURRENCY", 3, minimum=1, maximum=64),
+        "email": env.email(),
     }
 
 
@@ -85,6 +86,18 @@ ZEKTOR_CHECK_ALLOW_LOOPBACK: bool = _config["allow_loopback"]
 ZEKTOR_CHECK_CONCURRENCY: int = _config["check_concurrency"]
 ZEKTOR_REDIS_URL: str | None = _config["redis_url"]
 
+# Outgoing mail for alerts (ZEKTOR_EMAIL_URL, ZEKTOR_EMAIL_FROM); off when unset.
+ZEKTOR_EMAIL_SERVER, ZEKTOR_EMAIL_FROM = _config["email"]
+if ZEKTOR_EMAIL_SERVER is not None:
+    EMAIL_HOST = ZEKTOR_EMAIL_SERVER.host
+    EMAIL_PORT = ZEKTOR_EMAIL_SERVER.port
+    EMAIL_HOST_USER = ZEKTOR_EMAIL_SERVER.username
+    EMAIL_HOST_PASSWORD = ZEKTOR_EMAIL_SERVER.password
+    EMAIL_USE_TLS = ZEKTOR_EMAIL_SERVER.security == "starttls"
+    EMAIL_USE_SSL = ZEKTOR_EMAIL_SERVER.security == "ssl"
+    DEFAULT_FROM_EMAIL = SERVER_EMAIL = ZEKTOR_EMAIL_FROM
+EMAIL_TIMEOUT = 10
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -95,6 +108,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "instances",
+    "alerts",
     # HTTP API (issue 16): django-ninja serves its Swagger UI files as static files.
     "ninja",
     "api",
