@@ -77,7 +77,9 @@ class UndecryptablePasswordTests(BaseTestCase):
         self.assert_explained(self.client.post(reverse("instance-check-run", args=pg)), 503)
         env = self.client.post(reverse("team-env", args=[self.alpha.pk]), follow=True)
         self.assert_explained(env)
-        self.assert_explained(self.client.get(reverse("rotation-start", args=pg)))
+        # The rotate page opens nothing on GET; its POST listing the clients explains it.
+        self.assertEqual(self.client.get(reverse("rotation-start", args=pg)).status_code, 200)
+        self.assert_explained(self.client.post(reverse("rotation-clients", args=pg)))
         self.assert_explained(self.client.post(reverse("rotation-start", args=pg)), 409)
         self.assertFalse(self.pg.rotations.exists())
 
