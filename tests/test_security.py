@@ -80,6 +80,17 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     "instances/<slug:name>/ca.pem": (_team_page(), _signed_in(405)),
     "teams/<int:team_id>/onboarding/": (_team_page(), _signed_in(405)),
     "teams/<int:team_id>/onboarding/env": (_signed_in(405), _members_only()),
+    # Sign-in and account (accounts/): no sign-in is pending, so the code step starts over.
+    "login/code/": (_everyone(302), _everyone(302)),
+    "account/": (_signed_in(200), _signed_in(405)),
+    "account/totp/": (_signed_in(200), _signed_in(200)),
+    "account/totp/remove": (_signed_in(405), _signed_in(302)),
+    "account/recovery-codes": (_signed_in(405), _signed_in(302)),
+    "account/step-up": (_signed_in(405), _signed_in(400)),
+    "teams/<int:team_id>/security": (_signed_in(405), _admins_only(302)),
+    # allauth's OpenID Connect views: no provider is configured here (tests/test_sso.py).
+    "accounts/oidc/^(?P<provider_id>[^/]+)/login/": (_everyone(404), _everyone(404)),
+    "accounts/oidc/^(?P<provider_id>[^/]+)/login/callback/": (_everyone(404), _everyone(404)),
 }
 
 # Django's admin is for staff only (none of these users): it sends everyone to its login.

@@ -53,4 +53,5 @@ def sample_values(
         "content_type_id": 1,
         "app_label": "auth",
         "url": "nowhere/",
+        "provider_id": "sso",
     }

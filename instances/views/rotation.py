@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.stepup import step_up_required
 from instances.access import get_instance_for
 from instances.audit import record
 from instances.models import Instance, Role, Rotation, RotationState
@@ -81,6 +82,7 @@ def _confirm_page(
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@step_up_required
 def rotation_start(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "GET":
         return _confirm_page(request, name)
@@ -171,6 +173,7 @@ def rotation_undo(request: HttpRequest, name: str, uid: UUID) -> HttpResponse:
 
 @login_required
 @require_POST
+@step_up_required
 def rotation_reveal(request: HttpRequest, name: str, uid: UUID) -> HttpResponse:
     instance, membership, rotation = _rotation_for(request, name, uid)
     if not _can_reveal(request, instance, rotation):

@@ -1,0 +1,41 @@
+"""Teams that require a second factor, and asking their members to enrol at sign-in."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from instances.models import Team
+
+ENROL_KEY = "zektor_enrol_mfa"
+
+
+def teams_requiring_mfa(user: AbstractBaseUser) -> list[Team]:
+    return list(Team.objects.filter(memberships__user=user, policy__require_mfa=True))
+
+
+def ask_to_enrol(request: HttpRequest, user: AbstractBaseUser, method: str) -> None:
+    """At sign-in: a password sign-in without a second factor into such a team must enrol."""
+    from accounts.stepup import has_second_factor
+
+    if method == "password" and not has_second_factor(user) and teams_requiring_mfa(user):
+        request.session[ENROL_KEY] = True
+
+
+class RequireMFAMiddleware:
+    """Until they enrol, such members reach only the enrolment page and sign-out."""
+
+    ALLOWED = ("totp_activate", "logout", "login", "account")
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.session.get(ENROL_KEY) and request.user.is_authenticated:
+            allowed = {reverse(name) for name in self.ALLOWED}
+            if request.path not in allowed and not request.path.startswith(settings.STATIC_URL):
+                return redirect("totp_activate")
+        return self.get_response(request)

@@ -1,0 +1,189 @@
+"""Step-up: a fresh proof of identity before a secret leaves the portal.
+
+A sign-in is a proof of the method it used; afterwards the user proves it again with their
+second factor (TOTP or a recovery code), or re-authenticates at the SSO provider
+(prompt=login, max_age=0, checked against the ID token's auth_time). A user with neither
+re-enters their password: the only proof they have, and one a stolen session cookie lacks.
+A proof counts for ZEKTOR_STEP_UP_SECONDS. Views that open a secret or start a rotation are
+wrapped in ``step_up_required``, the one place this is decided.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlencode, urlsplit
+
+from allauth.mfa.base.forms import AuthenticateForm
+from allauth.mfa.models import Authenticator
+from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_ratelimit.core import is_ratelimited
+
+from accounts.conf import PROVIDER_ID
+from instances import audit
+
+SESSION_KEY = "zektor_proof"
+CODE_FIELD = "step_up_code"
+PASSWORD_FIELD = "step_up_password"
+# Never echoed back into the prompt page that carries a POST on.
+NOT_CARRIED = {"csrfmiddlewaretoken", CODE_FIELD, PASSWORD_FIELD, "new_password"}
+ATTEMPTS_RATE = "10/5m"
+
+
+class ProofRefused(Exception):
+    """The code or password was wrong; the message says so without detail."""
+
+
+def record_proof(request: HttpRequest, method: str, at: float | None = None) -> None:
+    request.session[SESSION_KEY] = {"method": method, "at": time.time() if at is None else at}
+
+
+def fresh_proof(request: HttpRequest) -> str | None:
+    """How the user last proved it, if that was within ZEKTOR_STEP_UP_SECONDS."""
+    proof = request.session.get(SESSION_KEY) or {}
+    if time.time() - float(proof.get("at", 0)) <= settings.ZEKTOR_STEP_UP_SECONDS:
+        return str(proof.get("method", ""))
+    return None
+
+
+def sso_enabled() -> bool:
+    return settings.ZEKTOR_OIDC is not None
+
+
+def has_second_factor(user: AbstractBaseUser) -> bool:
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+def has_sso(user: AbstractBaseUser) -> bool:
+    return sso_enabled() and SocialAccount.objects.filter(user=user).exists()
+
+
+def proof_methods(user: AbstractBaseUser) -> list[str]:
+    """What this user may prove it with: second factor and SSO, else their password."""
+    methods = []
+    if has_second_factor(user):
+        methods.append("code")
+    if has_sso(user):
+        methods.append("sso")
+    if not methods and settings.ZEKTOR_LOCAL_LOGIN and user.has_usable_password():
+        methods.append("password")
+    return methods
+
+
+def sso_reauth_url(next_url: str) -> str:
+    """Start an SSO re-authentication that comes back to `next_url` without a new sign-in."""
+    query = {
+        "process": "redirect",
+        "next": next_url,
+        "auth_params": urlencode({"prompt": "login", "max_age": "0"}),
+    }
+    login = reverse("openid_connect_login", kwargs={"provider_id": PROVIDER_ID})
+    return f"{login}?{urlencode(query)}"
+
+
+def verify(request: HttpRequest, code: str, password: str) -> str:
+    """Check a submitted proof; record and return its method, or raise ProofRefused."""
+    user = request.user
+    methods = proof_methods(user)
+    if is_ratelimited(request, group="step-up", key="user", rate=ATTEMPTS_RATE, increment=True):
+        raise ProofRefused("Too many attempts: wait a few minutes and try again.")
+    if code and "code" in methods:
+        form = AuthenticateForm(user=user, data={"code": code.replace(" ", "")})
+        if form.is_valid():
+            form.save()
+            kind = form.authenticator.type
+            method = "totp" if kind == Authenticator.Type.TOTP else "recovery_code"
+            return _proved(request, method)
+        return _refused(request, "code", "That code is not right (or was used already).")
+    if password and "password" in methods:
+        if user.check_password(password):
+            return _proved(request, "password")
+        return _refused(request, "password", "That password is not right.")
+    if "code" in methods:
+        raise ProofRefused("Enter the code from your authenticator app, or a recovery code.")
+    if "password" in methods:
+        raise ProofRefused("Enter your password.")
+    if "sso" in methods:
+        raise ProofRefused("Confirm it is you at your identity provider.")
+    raise ProofRefused("Your account has no way to confirm it is you: ask an admin for help.")
+
+
+def _proved(request: HttpRequest, method: str) -> str:
+    record_proof(request, method)
+    audit.record("step_up", request=request, method=method)
+    return method
+
+
+def _refused(request: HttpRequest, method: str, message: str) -> str:
+    audit.record("step_up_failed", request=request, outcome="fail", method=method)
+    raise ProofRefused(message)
+
+
+def wants_json(request: HttpRequest) -> bool:
+    return request.content_type == "application/json"
+
+
+def prompt(request: HttpRequest, error: str = "") -> HttpResponse:
+    """Ask for a proof in place of the answer: JSON for scripts, else a page whose form
+    posts the same request again with the proof, so the action carries on."""
+    methods = proof_methods(request.user)
+    back = return_path(request)
+    message = error or "Confirm it is you before the portal hands out a secret."
+    if wants_json(request):
+        body = {
+            "error": "step_up_required",
+            "message": message,
+            "methods": methods,
+            "step_up_url": reverse("step-up"),
+            "sso_url": sso_reauth_url(back) if "sso" in methods else None,
+        }
+        return JsonResponse(body, status=401)
+    carried = [(k, v) for k, v in request.POST.lists() if k not in NOT_CARRIED]
+    context = {
+        "action": request.get_full_path(),
+        "carried": [(key, value) for key, values in carried for value in values],
+        "dropped_password": bool(request.POST.get("new_password")),
+        "methods": methods,
+        "error": error,
+        "sso_url": sso_reauth_url(back) if "sso" in methods else None,
+        "sso_name": settings.ZEKTOR_OIDC.name if sso_enabled() else "",
+    }
+    return render(request, "accounts/step_up.html", context, status=401)
+
+
+def return_path(request: HttpRequest) -> str:
+    """Where an SSO re-authentication comes back to: the page the action was started from."""
+    for candidate in (request.headers.get("X-Step-Up-Return"), request.headers.get("Referer")):
+        if candidate and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            parts = urlsplit(candidate)
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    return reverse("instance-list")
+
+
+def step_up_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Run `view` only with a fresh proof, taking one from the POST when it comes with it."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "POST" and not fresh_proof(request):
+            code = request.POST.get(CODE_FIELD, "").strip()
+            password = request.POST.get(PASSWORD_FIELD, "")
+            if not (code or password):
+                return prompt(request)
+            try:
+                verify(request, code, password)
+            except ProofRefused as problem:
+                return prompt(request, str(problem))
+        request.step_up_method = fresh_proof(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,244 @@
+"""Sign-in (password, second factor, SSO link), the account page with second-factor
+enrolment and recovery codes, the JSON step-up used by in-page prompts, team policy."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
+from allauth.mfa.base.forms import AuthenticateForm
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.flows import generate_recovery_codes
+from allauth.mfa.totp.forms import ActivateTOTPForm
+from allauth.mfa.totp.internal import flows as totp_flows
+from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import stepup
+from accounts.conf import PROVIDER_ID
+from accounts.models import TeamPolicy
+from accounts.policy import ENROL_KEY, teams_requiring_mfa
+from accounts.signals import SIGN_IN_METHOD_KEY
+from instances import audit
+from instances.access import get_team_for
+from instances.models import Membership, Role
+
+PENDING_KEY = "zektor_pending_second_factor"
+PENDING_SECONDS = 300
+LOCAL_LOGIN_OFF = "Password sign-in is turned off here: sign in with your identity provider."
+
+
+def sso_login_url(next_url: str = "") -> str | None:
+    if settings.ZEKTOR_OIDC is None:
+        return None
+    login = reverse("openid_connect_login", kwargs={"provider_id": PROVIDER_ID})
+    query = {"process": "login", **({"next": next_url} if next_url else {})}
+    return f"{login}?{urlencode(query)}"
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login form, plus the SSO link, ZEKTOR_LOCAL_LOGIN and a second factor."""
+
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["local_login"] = settings.ZEKTOR_LOCAL_LOGIN
+        context["sso_url"] = sso_login_url(self.get_redirect_url())
+        context["sso_name"] = settings.ZEKTOR_OIDC.name if settings.ZEKTOR_OIDC else ""
+        return context
+
+    def post(self, request, *args, **kwargs):
+        if not settings.ZEKTOR_LOCAL_LOGIN:
+            context = self.get_context_data(local_login_error=LOCAL_LOGIN_OFF)
+            return self.render_to_response(context, status=403)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if not stepup.has_second_factor(user):
+            return super().form_valid(form)
+        self.request.session[PENDING_KEY] = {
+            "user": user.pk,
+            "backend": user.backend,
+            "at": time.time(),
+            "next": self.get_redirect_url(),
+        }
+        return redirect("login-code")
+
+
+def pending_user(request: HttpRequest):
+    pending = request.session.get(PENDING_KEY)
+    if not pending or time.time() - pending["at"] > PENDING_SECONDS:
+        return None, pending
+    return get_user_model().objects.filter(pk=pending["user"], is_active=True).first(), pending
+
+
+@require_http_methods(["GET", "POST"])
+def login_code(request: HttpRequest) -> HttpResponse:
+    """The second step of a password sign-in: a TOTP code or a recovery code."""
+    user, pending = pending_user(request)
+    if user is None:
+        request.session.pop(PENDING_KEY, None)
+        messages.info(request, "Sign in again: the code step timed out.")
+        return redirect("login")
+    form = AuthenticateForm(user=user, data=request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            kind = form.authenticator.type
+            method = "totp" if kind == Authenticator.Type.TOTP else "recovery_code"
+            del request.session[PENDING_KEY]
+            request.zektor_proof = (method, None)
+            auth_login(request, user, backend=pending["backend"])
+            return redirect(safe_next(request, pending.get("next")))
+        audit.record(
+            "login_failed",
+            request=request,
+            outcome="fail",
+            actor_name=user.get_username(),
+            username=user.get_username(),
+            step="second_factor",
+        )
+    return render(request, "accounts/login_code.html", {"form": form})
+
+
+def safe_next(request: HttpRequest, url: str | None) -> str:
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return reverse(settings.LOGIN_REDIRECT_URL)
+
+
+@login_required
+@require_GET
+def account(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    codes = Authenticator.objects.filter(user=user, type=Authenticator.Type.RECOVERY_CODES)
+    recovery = codes.first()
+    admin_of = Membership.objects.filter(user=user, role=Role.ADMIN).select_related("team")
+    policies = set(TeamPolicy.objects.filter(require_mfa=True).values_list("team_id", flat=True))
+    context = {
+        "totp": totp,
+        "unused_codes": len(recovery.wrap().get_unused_codes()) if recovery else 0,
+        "sso_accounts": SocialAccount.objects.filter(user=user),
+        "sso_name": settings.ZEKTOR_OIDC.name if settings.ZEKTOR_OIDC else "",
+        "signed_in_with": request.session.get(SIGN_IN_METHOD_KEY, "password"),
+        "required_by": teams_requiring_mfa(user),
+        "admin_teams": [(m.team, m.team_id in policies) for m in admin_of],
+        "proof_methods": stepup.proof_methods(user),
+        "step_up_minutes": settings.ZEKTOR_STEP_UP_SECONDS // 60,
+    }
+    return render(request, "accounts/account.html", context)
+
+
+def totp_qr_data_uri(request: HttpRequest, secret: str) -> tuple[str, str]:
+    adapter = get_mfa_adapter()
+    url = adapter.build_totp_url(request.user, secret)
+    svg = adapter.build_totp_svg(url)
+    return url, "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@stepup.step_up_required
+def totp_activate(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator app: scan, confirm one code, get the recovery codes once."""
+    if stepup.has_second_factor(request.user):
+        return redirect("account")
+    form = ActivateTOTPForm(user=request.user, data=request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        _, recovery = totp_flows.activate_totp(request, form)
+        request.session.pop(ENROL_KEY, None)
+        audit.record("mfa_enabled", request=request, method="totp")
+        return render_codes(request, recovery or recovery_authenticator(request.user))
+    url, qr = totp_qr_data_uri(request, form.secret)
+    context = {"form": form, "secret": form.secret, "totp_url": url, "qr": qr}
+    return render(request, "accounts/totp_activate.html", context)
+
+
+@login_required
+@require_POST
+@stepup.step_up_required
+def totp_remove(request: HttpRequest) -> HttpResponse:
+    totp = Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).first()
+    required_by = teams_requiring_mfa(request.user)
+    if totp is None:
+        return redirect("account")
+    if required_by and request.session.get(SIGN_IN_METHOD_KEY) != "sso":
+        names = ", ".join(team.name for team in required_by)
+        messages.error(request, f"Team {names} requires a second factor: it stays on.")
+        return redirect("account")
+    totp_flows.deactivate_totp(request, totp)
+    audit.record("mfa_disabled", request=request, method="totp")
+    return redirect("account")
+
+
+def recovery_authenticator(user) -> Authenticator | None:
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.RECOVERY_CODES).first()
+
+
+def render_codes(request: HttpRequest, recovery: Authenticator | None) -> HttpResponse:
+    codes = recovery.wrap().get_unused_codes() if recovery else []
+    return render(request, "accounts/recovery_codes.html", {"codes": codes})
+
+
+@login_required
+@require_POST
+@stepup.step_up_required
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    """Show the unused recovery codes (a POST with a fresh proof: they are secrets)."""
+    if not stepup.has_second_factor(request.user):
+        return redirect("account")
+    if request.POST.get("new"):
+        audit.record("recovery_codes_regenerated", request=request)
+        return render_codes(request, generate_recovery_codes(request))
+    audit.record("recovery_codes_viewed", request=request)
+    return render_codes(request, recovery_authenticator(request.user))
+
+
+@login_required
+@require_POST
+def step_up(request: HttpRequest) -> JsonResponse:
+    """`{"code"}` or `{"password"}` -> `{"method"}`: the in-page prompt's proof."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        return JsonResponse({"error": "Send a JSON object."}, status=400)
+    code, password = str(body.get("code") or ""), str(body.get("password") or "")
+    try:
+        method = stepup.verify(request, code.strip(), password)
+    except stepup.ProofRefused as problem:
+        return JsonResponse({"error": str(problem)}, status=400)
+    return JsonResponse({"method": method})
+
+
+@login_required
+@require_POST
+def team_security(request: HttpRequest, team_id: int) -> HttpResponse:
+    team, _ = get_team_for(request.user, team_id, Role.ADMIN)
+    require = request.POST.get("require_mfa") == "on"
+    policy, _ = TeamPolicy.objects.get_or_create(team=team)
+    if policy.require_mfa != require:
+        policy.require_mfa = require
+        policy.save(update_fields=["require_mfa", "updated_at"])
+        audit.record("team_policy_changed", request=request, team=team, require_mfa=require)
+    state = "now requires" if require else "no longer requires"
+    messages.success(request, f"{team.name} {state} a second factor for password sign-ins.")
+    return redirect("account")
