@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import jwt
 import requests
@@ -42,7 +43,7 @@ class AccountAdapter(DefaultAccountAdapter):
         """Local accounts come from admins (add_member); only SSO creates users itself."""
         return False
 
-    def is_reauthentication_required(self, *, app: str) -> bool:
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
         """The portal's own step-up guards second-factor changes (accounts/stepup.py)."""
         return False
 
@@ -71,7 +72,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if not nonce or claims.get("nonce") != nonce:
             refuse(request, sociallogin, "The provider's answer does not match this sign-in.")
         auth_time = float(claims.get("auth_time") or time.time())
-        request.zektor_proof = ("sso", auth_time)
+        stepup.mark_sign_in(request, "sso", auth_time)
         if sociallogin.state.get("process") == AuthProcess.REDIRECT:
             self.reauthenticated(request, sociallogin, auth_time)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -13,11 +13,11 @@ from instances.models import Team
 ENROL_KEY = "zektor_enrol_mfa"
 
 
-def teams_requiring_mfa(user: AbstractBaseUser) -> list[Team]:
+def teams_requiring_mfa(user: User) -> list[Team]:
     return list(Team.objects.filter(memberships__user=user, policy__require_mfa=True))
 
 
-def ask_to_enrol(request: HttpRequest, user: AbstractBaseUser, method: str) -> None:
+def ask_to_enrol(request: HttpRequest, user: User, method: str) -> None:
     """At sign-in: a password sign-in without a second factor into such a team must enrol."""
     from accounts.stepup import has_second_factor
 

@@ -22,7 +22,7 @@ def record_sign_in_proof(sender: Any, request, user, **kwargs: Any) -> None:
     """How the user signed in: a password unless a second-factor or SSO view said otherwise."""
     if request is None or not hasattr(request, "session"):
         return
-    method, at = getattr(request, "zektor_proof", ("password", None))
+    method, at = stepup.sign_in_proof(request)
     request.session[SIGN_IN_METHOD_KEY] = method
     stepup.record_proof(request, method, at)
     ask_to_enrol(request, user, method)

@@ -19,7 +19,8 @@ from allauth.mfa.base.forms import AuthenticateForm
 from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -41,6 +42,22 @@ class ProofRefused(Exception):
     """The code or password was wrong; the message says so without detail."""
 
 
+def signed_in(request: HttpRequest) -> User:
+    """request.user, for views behind login_required."""
+    if isinstance(request.user, AnonymousUser):
+        raise PermissionDenied("Sign in first.")
+    return request.user
+
+
+def mark_sign_in(request: HttpRequest, method: str, at: float | None = None) -> None:
+    """Tell the sign-in signal (accounts/signals.py) which proof this sign-in is."""
+    vars(request)["zektor_proof"] = (method, at)
+
+
+def sign_in_proof(request: HttpRequest) -> tuple[str, float | None]:
+    return vars(request).get("zektor_proof", ("password", None))
+
+
 def record_proof(request: HttpRequest, method: str, at: float | None = None) -> None:
     request.session[SESSION_KEY] = {"method": method, "at": time.time() if at is None else at}
 
@@ -57,15 +74,15 @@ def sso_enabled() -> bool:
     return settings.ZEKTOR_OIDC is not None
 
 
-def has_second_factor(user: AbstractBaseUser) -> bool:
+def has_second_factor(user: User) -> bool:
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
 
 
-def has_sso(user: AbstractBaseUser) -> bool:
+def has_sso(user: User) -> bool:
     return sso_enabled() and SocialAccount.objects.filter(user=user).exists()
 
 
-def proof_methods(user: AbstractBaseUser) -> list[str]:
+def proof_methods(user: User) -> list[str]:
     """What this user may prove it with: second factor and SSO, else their password."""
     methods = []
     if has_second_factor(user):
@@ -90,7 +107,7 @@ def sso_reauth_url(next_url: str) -> str:
 
 def verify(request: HttpRequest, code: str, password: str) -> str:
     """Check a submitted proof; record and return its method, or raise ProofRefused."""
-    user = request.user
+    user = signed_in(request)
     methods = proof_methods(user)
     if is_ratelimited(request, group="step-up", key="user", rate=ATTEMPTS_RATE, increment=True):
         raise ProofRefused("Too many attempts: wait a few minutes and try again.")
@@ -133,7 +150,7 @@ def wants_json(request: HttpRequest) -> bool:
 def prompt(request: HttpRequest, error: str = "") -> HttpResponse:
     """Ask for a proof in place of the answer: JSON for scripts, else a page whose form
     posts the same request again with the proof, so the action carries on."""
-    methods = proof_methods(request.user)
+    methods = proof_methods(signed_in(request))
     back = return_path(request)
     message = error or "Confirm it is you before the portal hands out a secret."
     if wants_json(request):
@@ -183,7 +200,7 @@ def step_up_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
                 verify(request, code, password)
             except ProofRefused as problem:
                 return prompt(request, str(problem))
-        request.step_up_method = fresh_proof(request)
+        vars(request)["step_up_method"] = fresh_proof(request)  # read by instances.audit
         return view(request, *args, **kwargs)
 
     return wrapper

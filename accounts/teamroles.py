@@ -8,9 +8,10 @@ Every grant, change and removal is audited.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -26,7 +27,7 @@ def groups_from(claims: dict, claim: str) -> set[str]:
     return {str(group) for group in value if isinstance(group, str | int)}
 
 
-def wanted_roles(groups: Iterable[str], mapping) -> dict[str, str]:
+def wanted_roles(groups: Iterable[str], mapping) -> dict[str, str | None]:
     """Team name -> the highest mapped role; None-valued teams are mapped but not granted."""
     wanted: dict[str, str | None] = {team: None for _, team, _ in mapping}
     for group, team, role in mapping:
@@ -37,7 +38,7 @@ def wanted_roles(groups: Iterable[str], mapping) -> dict[str, str]:
 
 
 @transaction.atomic
-def sync_memberships(request: HttpRequest | None, user: AbstractBaseUser, groups: set[str]) -> None:
+def sync_memberships(request: HttpRequest | None, user: User, groups: set[str]) -> None:
     mapping = settings.ZEKTOR_OIDC.team_roles if settings.ZEKTOR_OIDC else ()
     for team_name, role in wanted_roles(groups, mapping).items():
         team = Team.objects.filter(name=team_name).first()
@@ -50,24 +51,24 @@ def sync_memberships(request: HttpRequest | None, user: AbstractBaseUser, groups
         _apply(request, user, team, membership, role)
 
 
-def _apply(request, user, team: Team, membership: Membership | None, role: str | None) -> None:
-    detail = {"username": user.get_username(), "source": "sso"}
+def _apply(
+    request: HttpRequest | None,
+    user: User,
+    team: Team,
+    membership: Membership | None,
+    role: str | None,
+) -> None:
+    def audited(action: str, **detail: Any) -> None:
+        username = user.get_username()
+        audit.record(action, request=request, team=team, username=username, source="sso", **detail)
+
     if membership is None and role is not None:
         Membership.objects.create(user=user, team=team, role=role)
-        audit.record("membership_granted", request=request, team=team, role=role, **detail)
+        audited("membership_granted", role=role)
     elif membership is not None and role is None:
         membership.delete()
-        audit.record(
-            "membership_removed", request=request, team=team, role=membership.role, **detail
-        )
-    elif membership is not None and membership.role != role:
+        audited("membership_removed", role=membership.role)
+    elif membership is not None and role is not None and membership.role != role:
         previous, membership.role = membership.role, role
         membership.save(update_fields=["role"])
-        audit.record(
-            "membership_changed",
-            request=request,
-            team=team,
-            role=role,
-            previous=previous,
-            **detail,
-        )
+        audited("membership_changed", role=role, previous=previous)

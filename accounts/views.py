@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -101,7 +102,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
             kind = form.authenticator.type
             method = "totp" if kind == Authenticator.Type.TOTP else "recovery_code"
             del request.session[PENDING_KEY]
-            request.zektor_proof = (method, None)
+            stepup.mark_sign_in(request, method)
             auth_login(request, user, backend=pending["backend"])
             return redirect(safe_next(request, pending.get("next")))
         audit.record(
@@ -126,7 +127,7 @@ def safe_next(request: HttpRequest, url: str | None) -> str:
 @login_required
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = stepup.signed_in(request)
     totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
     codes = Authenticator.objects.filter(user=user, type=Authenticator.Type.RECOVERY_CODES)
     recovery = codes.first()
@@ -148,7 +149,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 def totp_qr_data_uri(request: HttpRequest, secret: str) -> tuple[str, str]:
     adapter = get_mfa_adapter()
-    url = adapter.build_totp_url(request.user, secret)
+    url = adapter.build_totp_url(stepup.signed_in(request), secret)
     svg = adapter.build_totp_svg(url)
     return url, "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
@@ -158,14 +159,15 @@ def totp_qr_data_uri(request: HttpRequest, secret: str) -> tuple[str, str]:
 @stepup.step_up_required
 def totp_activate(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app: scan, confirm one code, get the recovery codes once."""
-    if stepup.has_second_factor(request.user):
+    user = stepup.signed_in(request)
+    if stepup.has_second_factor(user):
         return redirect("account")
-    form = ActivateTOTPForm(user=request.user, data=request.POST or None)
+    form = ActivateTOTPForm(user=user, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         _, recovery = totp_flows.activate_totp(request, form)
         request.session.pop(ENROL_KEY, None)
         audit.record("mfa_enabled", request=request, method="totp")
-        return render_codes(request, recovery or recovery_authenticator(request.user))
+        return render_codes(request, recovery or recovery_authenticator(user))
     url, qr = totp_qr_data_uri(request, form.secret)
     context = {"form": form, "secret": form.secret, "totp_url": url, "qr": qr}
     return render(request, "accounts/totp_activate.html", context)
@@ -175,8 +177,9 @@ def totp_activate(request: HttpRequest) -> HttpResponse:
 @require_POST
 @stepup.step_up_required
 def totp_remove(request: HttpRequest) -> HttpResponse:
-    totp = Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).first()
-    required_by = teams_requiring_mfa(request.user)
+    user = stepup.signed_in(request)
+    totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    required_by = teams_requiring_mfa(user)
     if totp is None:
         return redirect("account")
     if required_by and request.session.get(SIGN_IN_METHOD_KEY) != "sso":
@@ -188,7 +191,7 @@ def totp_remove(request: HttpRequest) -> HttpResponse:
     return redirect("account")
 
 
-def recovery_authenticator(user) -> Authenticator | None:
+def recovery_authenticator(user: User) -> Authenticator | None:
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.RECOVERY_CODES).first()
 
 
@@ -202,13 +205,14 @@ def render_codes(request: HttpRequest, recovery: Authenticator | None) -> HttpRe
 @stepup.step_up_required
 def recovery_codes(request: HttpRequest) -> HttpResponse:
     """Show the unused recovery codes (a POST with a fresh proof: they are secrets)."""
-    if not stepup.has_second_factor(request.user):
+    user = stepup.signed_in(request)
+    if not stepup.has_second_factor(user):
         return redirect("account")
     if request.POST.get("new"):
         audit.record("recovery_codes_regenerated", request=request)
         return render_codes(request, generate_recovery_codes(request))
     audit.record("recovery_codes_viewed", request=request)
-    return render_codes(request, recovery_authenticator(request.user))
+    return render_codes(request, recovery_authenticator(user))
 
 
 @login_required
@@ -232,7 +236,7 @@ def step_up(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_POST
 def team_security(request: HttpRequest, team_id: int) -> HttpResponse:
-    team, _ = get_team_for(request.user, team_id, Role.ADMIN)
+    team, _ = get_team_for(stepup.signed_in(request), team_id, Role.ADMIN)
     require = request.POST.get("require_mfa") == "on"
     policy, _ = TeamPolicy.objects.get_or_create(team=team)
     if policy.require_mfa != require:

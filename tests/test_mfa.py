@@ -8,6 +8,7 @@ import time
 import pyotp
 from allauth.mfa.models import Authenticator
 from django.core.cache import cache
+from django.http.response import HttpResponseBase
 from django.test import Client, override_settings
 from django.urls import reverse
 
@@ -33,14 +34,18 @@ class MFATestCase(BaseTestCase):
     def setUp(self) -> None:
         cache.clear()  # allauth's used-code and rate-limit records
 
-    def password_sign_in(self, username: str, next_url: str = "") -> tuple[Client, object]:
+    def password_sign_in(
+        self, username: str, next_url: str = ""
+    ) -> tuple[Client, HttpResponseBase]:
         client = Client()
         data = {"username": username, "password": "password", "next": next_url}
         return client, client.post("/login/", data)
 
     def enrol(self, client: Client) -> tuple[pyotp.TOTP, list[str]]:
         page = client.get(reverse("totp_activate"))
-        totp = pyotp.TOTP(SECRET_RE.search(page.content.decode()).group(1))
+        found = SECRET_RE.search(page.content.decode())
+        assert found is not None
+        totp = pyotp.TOTP(found.group(1))
         response = client.post(reverse("totp_activate"), {"code": totp.now()})
         self.assertContains(response, "Recovery codes")
         return totp, CODE_RE.findall(response.content.decode())

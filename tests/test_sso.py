@@ -17,6 +17,7 @@ from instances.models import AuditEvent, Membership, Role, Team
 from tests.base import TEST_PASSWORD, BaseTestCase
 from tests.oidc_provider import (
     CALLBACK_PATH,
+    Provider,
     query_of,
     running_provider,
     sign_in_at_provider,
@@ -27,6 +28,9 @@ LOGIN_START = "/accounts/oidc/sso/login/"
 
 
 class SSOTestCase(BaseTestCase):
+    stack: ExitStack
+    provider: Provider
+
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()

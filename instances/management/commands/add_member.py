@@ -29,7 +29,7 @@ class Command(BaseCommand):
             team_obj, team_created = Team.objects.get_or_create(name=team)
             user = User.objects.filter(username=username).first()
             user_created = user is None
-            if user_created:
+            if user is None:
                 user = User(username=username)
             if password is not None:
                 self.validate(password, user)
@@ -37,9 +37,9 @@ class Command(BaseCommand):
             elif user_created:
                 user.set_unusable_password()
             user.save()
-            membership, _ = Membership.objects.update_or_create(
+            membership = Membership.objects.update_or_create(
                 user=user, team=team_obj, defaults={"role": role}
-            )
+            )[0]
         made = [w for w, new in (("team", team_created), ("user", user_created)) if new]
         self.stdout.write(
             f"{username} is {membership.role} of {team}"
