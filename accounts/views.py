@@ -160,8 +160,8 @@ def totp_qr_data_uri(request: HttpRequest, secret: str) -> tuple[str, str]:
 def totp_activate(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app: scan, confirm one code, get the recovery codes once."""
     user = stepup.signed_in(request)
-    if stepup.has_second_factor(user):
-        return redirect("account")
+    if stepup.has_second_factor(user) or not user.has_usable_password():
+        return redirect("account")  # SSO accounts: second factors are the provider's job
     form = ActivateTOTPForm(user=user, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         _, recovery = totp_flows.activate_totp(request, form)

@@ -95,6 +95,8 @@ class SignInTests(SSOTestCase):
         self.assertEqual(event.team, self.alpha)
         self.assertEqual(event.detail["role"], "member")
         self.assertEqual(client.session[SESSION_KEY]["method"], "sso")
+        self.assertContains(client.get(reverse("account")), "its own second-factor rules apply")
+        self.assertRedirects(client.get(reverse("totp_activate")), reverse("account"))
 
     def test_it_changes_and_removes_roles_as_the_provider_says(self) -> None:
         self.sso_sign_in("erin", ["db-admins", "beta-devs"])
