@@ -152,7 +152,7 @@ def prompt(request: HttpRequest, error: str = "") -> HttpResponse:
     posts the same request again with the proof, so the action carries on."""
     methods = proof_methods(signed_in(request))
     back = return_path(request)
-    message = error or "Confirm it is you before the portal hands out a secret."
+    message = error or "The portal asks for a fresh proof before it hands out a secret."
     if wants_json(request):
         body = {
             "error": "step_up_required",
