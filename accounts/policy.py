@@ -11,24 +11,17 @@ from django.urls import reverse
 from instances.models import Team
 
 ENROL_KEY = "zektor_enrol_mfa"
+SIGN_IN_METHOD_KEY = "zektor_sign_in_method"  # how this session signed in
 
 
 def teams_requiring_mfa(user: User) -> list[Team]:
     return list(Team.objects.filter(memberships__user=user, policy__require_mfa=True))
 
 
-def ask_to_enrol(request: HttpRequest, user: User, method: str) -> None:
-    """At sign-in: a password sign-in without a second factor into such a team must enrol."""
-    from accounts.stepup import has_second_factor
-
-    if method == "password" and not has_second_factor(user) and teams_requiring_mfa(user):
-        request.session[ENROL_KEY] = True
-
-
 class RequireMFAMiddleware:
     """Until they enrol, such members reach only the enrolment page and sign-out."""
 
-    ALLOWED = ("totp_activate", "logout", "login", "account")
+    ALLOWED = ("totp_activate", "key_add", "logout", "login", "account")
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response

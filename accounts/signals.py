@@ -10,11 +10,10 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
 from accounts import stepup
+from accounts.factors import ask_to_enrol
 from accounts.oidc import claims_of
-from accounts.policy import ask_to_enrol
+from accounts.policy import SIGN_IN_METHOD_KEY
 from accounts.teamroles import groups_from, sync_memberships
-
-SIGN_IN_METHOD_KEY = "zektor_sign_in_method"
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.record_sign_in_proof")

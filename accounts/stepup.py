@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from urllib.parse import urlencode, urlsplit
 
-from allauth.mfa.base.forms import AuthenticateForm
-from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -28,13 +27,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_ratelimit.core import is_ratelimited
 
 from accounts.conf import PROVIDER_ID
+from accounts.factors import check_code, check_key, has_codes, has_key, key_request_options
 from instances import audit
 
 SESSION_KEY = "zektor_proof"
 CODE_FIELD = "step_up_code"
 PASSWORD_FIELD = "step_up_password"
+CREDENTIAL_FIELD = "step_up_credential"
 # Never echoed back into the prompt page that carries a POST on.
-NOT_CARRIED = {"csrfmiddlewaretoken", CODE_FIELD, PASSWORD_FIELD, "new_password"}
+NOT_CARRIED = {"csrfmiddlewaretoken", CODE_FIELD, PASSWORD_FIELD, CREDENTIAL_FIELD, "new_password"}
 ATTEMPTS_RATE = "10/5m"
 
 
@@ -74,10 +75,6 @@ def sso_enabled() -> bool:
     return settings.ZEKTOR_OIDC is not None
 
 
-def has_second_factor(user: User) -> bool:
-    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
-
-
 def has_sso(user: User) -> bool:
     return sso_enabled() and SocialAccount.objects.filter(user=user).exists()
 
@@ -85,8 +82,10 @@ def has_sso(user: User) -> bool:
 def proof_methods(user: User) -> list[str]:
     """What this user may prove it with: second factor and SSO, else their password."""
     methods = []
-    if has_second_factor(user):
+    if has_codes(user):
         methods.append("code")
+    if has_key(user):
+        methods.append("key")
     if has_sso(user):
         methods.append("sso")
     if not methods and settings.ZEKTOR_LOCAL_LOGIN and user.has_usable_password():
@@ -105,31 +104,46 @@ def sso_reauth_url(next_url: str) -> str:
     return f"{login}?{urlencode(query)}"
 
 
-def verify(request: HttpRequest, code: str, password: str) -> str:
+@dataclass(frozen=True)
+class Offered:
+    """What the user typed or their browser answered: a code, a password, a key's answer."""
+
+    code: str = ""
+    password: str = ""
+    credential: str = ""
+
+
+def verify(request: HttpRequest, offered: Offered) -> str:
     """Check a submitted proof; record and return its method, or raise ProofRefused."""
     user = signed_in(request)
     methods = proof_methods(user)
     if is_ratelimited(request, group="step-up", key="user", rate=ATTEMPTS_RATE, increment=True):
         raise ProofRefused("Too many attempts: wait a few minutes and try again.")
-    if code and "code" in methods:
-        form = AuthenticateForm(user=user, data={"code": code.replace(" ", "")})
-        if form.is_valid():
-            form.save()
-            kind = form.authenticator.type
-            method = "totp" if kind == Authenticator.Type.TOTP else "recovery_code"
+    if offered.code and "code" in methods:
+        if method := check_code(user, offered.code):
             return _proved(request, method)
         return _refused(request, "code", "That code is not right (or was used already).")
-    if password and "password" in methods:
-        if user.check_password(password):
+    if offered.credential and "key" in methods:
+        if check_key(user, offered.credential):
+            return _proved(request, "webauthn")
+        return _refused(request, "webauthn", "Your security key's answer was not accepted.")
+    if offered.password and "password" in methods:
+        if user.check_password(offered.password):
             return _proved(request, "password")
         return _refused(request, "password", "That password is not right.")
-    if "code" in methods:
-        raise ProofRefused("Enter the code from your authenticator app, or a recovery code.")
+    raise ProofRefused(what_to_offer(methods))
+
+
+def what_to_offer(methods: list[str]) -> str:
+    if "code" in methods or "key" in methods:
+        return (
+            "Use your security key, or enter a code from your authenticator app or a recovery code."
+        )
     if "password" in methods:
-        raise ProofRefused("Enter your password.")
+        return "Enter your password."
     if "sso" in methods:
-        raise ProofRefused("Confirm it is you at your identity provider.")
-    raise ProofRefused("Your account has no way to confirm it is you: ask an admin for help.")
+        return "Confirm it is you at your identity provider."
+    return "Your account has no way to confirm it is you: ask an admin for help."
 
 
 def _proved(request: HttpRequest, method: str) -> str:
@@ -150,9 +164,11 @@ def wants_json(request: HttpRequest) -> bool:
 def prompt(request: HttpRequest, error: str = "") -> HttpResponse:
     """Ask for a proof in place of the answer: JSON for scripts, else a page whose form
     posts the same request again with the proof, so the action carries on."""
-    methods = proof_methods(signed_in(request))
+    user = signed_in(request)
+    methods = proof_methods(user)
     back = return_path(request)
     message = error or "The portal asks for a fresh proof before it hands out a secret."
+    key_options = key_request_options(user) if "key" in methods else None
     if wants_json(request):
         body = {
             "error": "step_up_required",
@@ -160,6 +176,7 @@ def prompt(request: HttpRequest, error: str = "") -> HttpResponse:
             "methods": methods,
             "step_up_url": reverse("step-up"),
             "sso_url": sso_reauth_url(back) if "sso" in methods else None,
+            "key_options": key_options,
         }
         return JsonResponse(body, status=401)
     carried = [(k, v) for k, v in request.POST.lists() if k not in NOT_CARRIED]
@@ -171,6 +188,7 @@ def prompt(request: HttpRequest, error: str = "") -> HttpResponse:
         "error": error,
         "sso_url": sso_reauth_url(back) if "sso" in methods else None,
         "sso_name": settings.ZEKTOR_OIDC.name if sso_enabled() else "",
+        "key_options": key_options,
     }
     return render(request, "accounts/step_up.html", context, status=401)
 
@@ -192,12 +210,15 @@ def step_up_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method == "POST" and not fresh_proof(request):
-            code = request.POST.get(CODE_FIELD, "").strip()
-            password = request.POST.get(PASSWORD_FIELD, "")
-            if not (code or password):
+            offered = Offered(
+                code=request.POST.get(CODE_FIELD, "").strip(),
+                password=request.POST.get(PASSWORD_FIELD, ""),
+                credential=request.POST.get(CREDENTIAL_FIELD, ""),
+            )
+            if offered == Offered():
                 return prompt(request)
             try:
-                verify(request, code, password)
+                verify(request, offered)
             except ProofRefused as problem:
                 return prompt(request, str(problem))
         vars(request)["step_up_method"] = fresh_proof(request)  # read by instances.audit

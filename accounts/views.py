@@ -8,7 +8,6 @@ import json
 import time
 
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
-from allauth.mfa.base.forms import AuthenticateForm
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.flows import generate_recovery_codes
 from allauth.mfa.totp.forms import ActivateTOTPForm
@@ -29,9 +28,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import stepup
 from accounts.conf import PROVIDER_ID
+from accounts.factors import (
+    authenticators,
+    check_code,
+    check_key,
+    has_codes,
+    has_key,
+    has_second_factor,
+    key_request_options,
+    recovery_authenticator,
+    refuse_removal,
+    render_codes,
+)
 from accounts.models import TeamPolicy
-from accounts.policy import ENROL_KEY, teams_requiring_mfa
-from accounts.signals import SIGN_IN_METHOD_KEY
+from accounts.policy import ENROL_KEY, SIGN_IN_METHOD_KEY, teams_requiring_mfa
 from instances import audit
 from instances.access import get_team_for
 from instances.models import Membership, Role
@@ -69,7 +79,7 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         user = form.get_user()
-        if not stepup.has_second_factor(user):
+        if not has_second_factor(user):
             return super().form_valid(form)
         self.request.session[PENDING_KEY] = {
             "user": user.pk,
@@ -95,16 +105,14 @@ def login_code(request: HttpRequest) -> HttpResponse:
         request.session.pop(PENDING_KEY, None)
         messages.info(request, "Sign in again: the code step timed out.")
         return redirect("login")
-    form = AuthenticateForm(user=user, data=request.POST or None)
+    error = ""
     if request.method == "POST":
-        if form.is_valid():
-            form.save()
-            kind = form.authenticator.type
-            method = "totp" if kind == Authenticator.Type.TOTP else "recovery_code"
+        if method := second_factor_answer(request, user):
             del request.session[PENDING_KEY]
             stepup.mark_sign_in(request, method)
             auth_login(request, user, backend=pending["backend"])
             return redirect(safe_next(request, pending.get("next")))
+        error = "That code is not right (or was used already)."
         audit.record(
             "login_failed",
             request=request,
@@ -113,7 +121,19 @@ def login_code(request: HttpRequest) -> HttpResponse:
             username=user.get_username(),
             step="second_factor",
         )
-    return render(request, "accounts/login_code.html", {"form": form})
+    context = {
+        "error": error,
+        "has_codes": has_codes(user),
+        "key_options": key_request_options(user) if has_key(user) else None,
+    }
+    return render(request, "accounts/login_code.html", context)
+
+
+def second_factor_answer(request: HttpRequest, user: User) -> str | None:
+    """The method a posted code or security-key answer proves, or None."""
+    if credential := request.POST.get("credential"):
+        return "webauthn" if check_key(user, credential) else None
+    return check_code(user, request.POST.get("code", ""))
 
 
 def safe_next(request: HttpRequest, url: str | None) -> str:
@@ -134,6 +154,7 @@ def account(request: HttpRequest) -> HttpResponse:
     admin_of = Membership.objects.filter(user=user, role=Role.ADMIN).select_related("team")
     policies = set(TeamPolicy.objects.filter(require_mfa=True).values_list("team_id", flat=True))
     context = {
+        "keys": authenticators(user, Authenticator.Type.WEBAUTHN),
         "totp": totp,
         "unused_codes": len(recovery.wrap().get_unused_codes()) if recovery else 0,
         "sso_accounts": SocialAccount.objects.filter(user=user),
@@ -160,7 +181,7 @@ def totp_qr_data_uri(request: HttpRequest, secret: str) -> tuple[str, str]:
 def totp_activate(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app: scan, confirm one code, get the recovery codes once."""
     user = stepup.signed_in(request)
-    if stepup.has_second_factor(user) or not user.has_usable_password():
+    if authenticators(user, Authenticator.Type.TOTP).exists() or not user.has_usable_password():
         return redirect("account")  # SSO accounts: second factors are the provider's job
     form = ActivateTOTPForm(user=user, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -178,26 +199,14 @@ def totp_activate(request: HttpRequest) -> HttpResponse:
 @stepup.step_up_required
 def totp_remove(request: HttpRequest) -> HttpResponse:
     user = stepup.signed_in(request)
-    totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
-    required_by = teams_requiring_mfa(user)
+    totp = authenticators(user, Authenticator.Type.TOTP).first()
     if totp is None:
         return redirect("account")
-    if required_by and request.session.get(SIGN_IN_METHOD_KEY) != "sso":
-        names = ", ".join(team.name for team in required_by)
-        messages.error(request, f"Team {names} requires a second factor: it stays on.")
-        return redirect("account")
+    if response := refuse_removal(request, user, totp):
+        return response
     totp_flows.deactivate_totp(request, totp)
     audit.record("mfa_disabled", request=request, method="totp")
     return redirect("account")
-
-
-def recovery_authenticator(user: User) -> Authenticator | None:
-    return Authenticator.objects.filter(user=user, type=Authenticator.Type.RECOVERY_CODES).first()
-
-
-def render_codes(request: HttpRequest, recovery: Authenticator | None) -> HttpResponse:
-    codes = recovery.wrap().get_unused_codes() if recovery else []
-    return render(request, "accounts/recovery_codes.html", {"codes": codes})
 
 
 @login_required
@@ -206,7 +215,7 @@ def render_codes(request: HttpRequest, recovery: Authenticator | None) -> HttpRe
 def recovery_codes(request: HttpRequest) -> HttpResponse:
     """Show the unused recovery codes (a POST with a fresh proof: they are secrets)."""
     user = stepup.signed_in(request)
-    if not stepup.has_second_factor(user):
+    if not has_second_factor(user):
         return redirect("account")
     if request.POST.get("new"):
         audit.record("recovery_codes_regenerated", request=request)
@@ -218,16 +227,21 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def step_up(request: HttpRequest) -> JsonResponse:
-    """`{"code"}` or `{"password"}` -> `{"method"}`: the in-page prompt's proof."""
+    """`{"code"}`, `{"password"}` or `{"credential"}` -> `{"method"}`: the dialog's proof."""
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
         body = None
     if not isinstance(body, dict):
         return JsonResponse({"error": "Send a JSON object."}, status=400)
-    code, password = str(body.get("code") or ""), str(body.get("password") or "")
+    credential = body.get("credential")
+    offered = stepup.Offered(
+        code=str(body.get("code") or "").strip(),
+        password=str(body.get("password") or ""),
+        credential=json.dumps(credential) if isinstance(credential, dict) else "",
+    )
     try:
-        method = stepup.verify(request, code.strip(), password)
+        method = stepup.verify(request, offered)
     except stepup.ProofRefused as problem:
         return JsonResponse({"error": str(problem)}, status=400)
     return JsonResponse({"method": method})

@@ -81,7 +81,7 @@ class EnrolmentTests(MFATestCase):
         self.assertNotIn("_auth_user_id", client.session)
         self.assertEqual(client.get("/").status_code, 302)
         wrong = client.post(reverse("login-code"), {"code": "123456"})
-        self.assertContains(wrong, "Incorrect code")
+        self.assertContains(wrong, "That code is not right")
         self.assertNotIn("_auth_user_id", client.session)
         failed = AuditEvent.objects.get(action="login_failed")
         self.assertEqual(failed.detail["step"], "second_factor")
@@ -96,7 +96,7 @@ class EnrolmentTests(MFATestCase):
         self.assertRedirects(response, "/", fetch_redirect_response=False)
         self.assertEqual(client.session[SESSION_KEY]["method"], "recovery_code")
         again, _ = self.password_sign_in("bob")
-        self.assertContains(again.post(reverse("login-code"), {"code": codes[0]}), "Incorrect")
+        self.assertContains(again.post(reverse("login-code"), {"code": codes[0]}), "not right")
         self.assertNotIn("_auth_user_id", again.session)
 
     def test_it_refuses_a_code_step_without_a_password_first(self) -> None:
@@ -126,7 +126,7 @@ class TeamPolicyTests(MFATestCase):
         self.enrol(client)
         self.assertEqual(client.get("/").status_code, 200)
         refused = client.post(reverse("totp_remove"), follow=True)
-        self.assertContains(refused, "requires a second factor: it stays on")
+        self.assertContains(refused, "requires a second factor: keep at least one")
         self.assertTrue(Authenticator.objects.filter(user=self.member, type="totp").exists())
         outsider, _ = self.password_sign_in("bea")  # team Beta does not require it
         self.assertEqual(outsider.get("/").status_code, 200)

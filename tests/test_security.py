@@ -86,6 +86,8 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     "account/totp/": (_signed_in(200), _signed_in(200)),
     "account/totp/remove": (_signed_in(405), _signed_in(302)),
     "account/recovery-codes": (_signed_in(405), _signed_in(302)),
+    "account/keys/": (_signed_in(200), _signed_in(200)),
+    "account/keys/<int:key_id>/remove": (_signed_in(405), _signed_in(302)),
     "account/step-up": (_signed_in(405), _signed_in(400)),
     "teams/<int:team_id>/security": (_signed_in(405), _admins_only(302)),
     # allauth's OpenID Connect views: no provider is configured here (tests/test_sso.py).

@@ -54,4 +54,5 @@ def sample_values(
         "app_label": "auth",
         "url": "nowhere/",
         "provider_id": "sso",
+        "key_id": 1,
     }

@@ -240,7 +240,8 @@ LOGGING = {
 }
 
 # Identity (accounts app): SSO through allauth's OpenID Connect provider, second factors
-# (allauth.mfa: TOTP and recovery codes), step-up before secrets. See accounts/.
+# (allauth.mfa: TOTP, recovery codes, WebAuthn security keys), step-up before secrets:
+# see accounts/.
 ZEKTOR_OIDC = _config["oidc"]
 ZEKTOR_LOCAL_LOGIN: bool = _config["local_login"]
 ZEKTOR_STEP_UP_SECONDS: int = _config["step_up_seconds"]
@@ -269,6 +270,6 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_LOGIN_ON_GET = True  # a link starts SSO: CSP form-action stays 'self'
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_PROVIDERS = socialaccount_providers(ZEKTOR_OIDC)
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_TOTP_ISSUER = "Zektor Portal"
 MFA_ALLOW_UNVERIFIED_EMAIL = True  # local accounts have no e-mail verification

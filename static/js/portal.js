@@ -4,9 +4,11 @@ import { initCopyButtons } from "./copy.js";
 import { initSecretCopy } from "./reveal.js";
 import { initRotation } from "./rotation.js";
 import { initSnippetPickers } from "./snippets.js";
+import { initWebAuthnForms } from "./webauthn.js";
 
 initCopyButtons(document);
 initSecretCopy(document);
 initSnippetPickers(document);
 initRotation(document);
 initConnectionTest(document);
+initWebAuthnForms(document);

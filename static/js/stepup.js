@@ -2,6 +2,7 @@
 // asks for the authenticator code (or the password, for accounts without a second factor)
 // or offers the SSO re-authentication link; confirmStepUp() resolves once the proof counts.
 import { csrfToken } from "./csrf.js";
+import { getCredential, webauthnAvailable } from "./webauthn.js";
 
 function field(methods) {
   const input = document.createElement("input");
@@ -46,6 +47,14 @@ function buildDialog(challenge) {
     submit.textContent = "Confirm and continue";
     form.append(label, input, submit);
   }
+  if (challenge.key_options && webauthnAvailable()) {
+    const key = document.createElement("button");
+    key.type = "button";
+    key.className = "button primary";
+    key.textContent = "Use your security key";
+    key.dataset.stepUpKey = "";
+    form.append(key);
+  }
   if (challenge.sso_url) {
     const link = document.createElement("a");
     link.className = "button";
@@ -63,13 +72,12 @@ function buildDialog(challenge) {
   return { dialog, form, error, cancel };
 }
 
-async function sendProof(url, form) {
-  const input = form.querySelector("input");
+async function sendProof(url, proof) {
   const response = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: JSON.stringify({ [input.name]: input.value }),
+    body: JSON.stringify(proof),
   });
   const body = await response.json();
   if (!response.ok) throw new Error(body.error || "That did not work");
@@ -88,16 +96,26 @@ export function confirmStepUp(challenge) {
     };
     cancel.addEventListener("click", () => close(() => reject(new Error("Cancelled"))));
     dialog.addEventListener("cancel", () => close(() => reject(new Error("Cancelled"))));
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
+    const prove = async (proof) => {
       try {
-        await sendProof(challenge.step_up_url, form);
+        await sendProof(challenge.step_up_url, await proof());
         close(resolve);
       } catch (problem) {
         error.textContent = problem.message;
         error.hidden = false;
       }
+    };
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const input = form.querySelector("input");
+      prove(async () => ({ [input.name]: input.value }));
     });
+    const key = form.querySelector("[data-step-up-key]");
+    if (key) {
+      key.addEventListener("click", () =>
+        prove(async () => ({ credential: await getCredential(challenge.key_options) })),
+      );
+    }
   });
 }
 

@@ -148,3 +148,58 @@ def test_it_asks_for_a_code_before_a_secret_and_then_carries_on(
     page.get_by_label("Authentication code or recovery code").fill(totp.at(time.time() + 30))
     page.get_by_role("button", name="Confirm and continue").click()
     expect(page.locator(".notice")).to_contain_text("shown for this page view only")
+
+
+def virtual_authenticator(page: Page) -> None:
+    """Chromium's virtual security key (DevTools protocol), with a touch already given."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2",
+        "transport": "usb",
+        "hasResidentKey": False,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+
+
+def test_it_adds_a_security_key_and_signs_in_and_steps_up_with_it(page: Page, portal) -> None:
+    virtual_authenticator(page)
+    page.goto("/login/")
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill(USER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Add a security key or passkey").click()
+    page.get_by_label("Name").fill("desk key")
+    page.get_by_role("button", name="Add key").click()
+    expect(page.get_by_role("heading", name="Recovery codes")).to_be_visible()
+    assert Authenticator.objects.filter(user__username="bob", type="webauthn").exists()
+
+    page.get_by_role("link", name="Done").click()
+    page.get_by_role("button", name="Sign out").click()
+    page.goto("/login/")
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill(USER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Use your security key").click()
+    expect(page.get_by_role("heading", name="Your instances")).to_be_visible()
+    expire_proof(page)
+
+    page.goto("/instances/orders-db/")
+    page.get_by_role("button", name="Copy password (recorded in the audit log)").click()
+    page.get_by_role("dialog").get_by_role("button", name="Use your security key").click()
+    expect(
+        page.get_by_role("button", name="Copy password (recorded in the audit log)")
+    ).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == TEST_PASSWORD
+    expire_proof(page)
+    page.get_by_role("button", name="Reveal password").click()
+    page.get_by_role("button", name="Use your security key").click()
+    expect(page.locator(".notice")).to_contain_text("shown for this page view only")
+    proofs = AuditEvent.objects.filter(action__in=["copy", "reveal"]).values_list(
+        "detail__proof", flat=True
+    )
+    assert list(proofs) == ["webauthn", "webauthn"]
