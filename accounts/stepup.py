@@ -37,6 +37,7 @@ CREDENTIAL_FIELD = "step_up_credential"
 # Never echoed back into the prompt page that carries a POST on.
 NOT_CARRIED = {"csrfmiddlewaretoken", CODE_FIELD, PASSWORD_FIELD, CREDENTIAL_FIELD, "new_password"}
 ATTEMPTS_RATE = "10/5m"
+RESUME_KEY = "zektor_step_up_resume"
 
 
 class ProofRefused(Exception):
@@ -179,18 +180,26 @@ def prompt(request: HttpRequest, error: str = "") -> HttpResponse:
             "key_options": key_options,
         }
         return JsonResponse(body, status=401)
-    carried = [(k, v) for k, v in request.POST.lists() if k not in NOT_CARRIED]
+    action = {"action": request.get_full_path(), "carried": carried_fields(request)}
+    if "sso" in methods:
+        # After the provider, accounts.views.step_up_resume posts this action again.
+        request.session[RESUME_KEY] = action
     context = {
-        "action": request.get_full_path(),
-        "carried": [(key, value) for key, values in carried for value in values],
+        **action,
         "dropped_password": bool(request.POST.get("new_password")),
         "methods": methods,
         "error": error,
-        "sso_url": sso_reauth_url(back) if "sso" in methods else None,
+        "sso_url": sso_reauth_url(reverse("step-up-resume")) if "sso" in methods else None,
         "sso_name": settings.ZEKTOR_OIDC.name if sso_enabled() else "",
         "key_options": key_options,
     }
     return render(request, "accounts/step_up.html", context, status=401)
+
+
+def carried_fields(request: HttpRequest) -> list[tuple[str, str]]:
+    """The POST's fields to send again once proved (never a token, proof or password)."""
+    lists = [(k, v) for k, v in request.POST.lists() if k not in NOT_CARRIED]
+    return [(key, value) for key, values in lists for value in values]
 
 
 def return_path(request: HttpRequest) -> str:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("account/keys/<int:key_id>/remove", keys.key_remove, name="key_remove"),
     path("account/recovery-codes", views.recovery_codes, name="recovery_codes"),
     path("account/step-up", views.step_up, name="step-up"),
+    path("account/step-up/continue", views.step_up_resume, name="step-up-resume"),
     path("teams/<int:team_id>/security", views.team_security, name="team-security"),
     # allauth's OpenID Connect login and callback: /accounts/oidc/sso/login/(callback/)
     path("accounts/", include(oidc_urls)),

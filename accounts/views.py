@@ -248,6 +248,16 @@ def step_up(request: HttpRequest) -> JsonResponse:
 
 
 @login_required
+@require_GET
+def step_up_resume(request: HttpRequest) -> HttpResponse:
+    """Back from an SSO re-authentication: post the action that asked for it again."""
+    action = request.session.pop(stepup.RESUME_KEY, None)
+    if not action or not stepup.fresh_proof(request):
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    return render(request, "accounts/step_up_resume.html", action)
+
+
+@login_required
 @require_POST
 def team_security(request: HttpRequest, team_id: int) -> HttpResponse:
     team, _ = get_team_for(stepup.signed_in(request), team_id, Role.ADMIN)

@@ -89,6 +89,7 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     "account/keys/": (_signed_in(200), _signed_in(200)),
     "account/keys/<int:key_id>/remove": (_signed_in(405), _signed_in(302)),
     "account/step-up": (_signed_in(405), _signed_in(400)),
+    "account/step-up/continue": (_signed_in(302), _signed_in(405)),
     "teams/<int:team_id>/security": (_signed_in(405), _admins_only(302)),
     # allauth's OpenID Connect views: no provider is configured here (tests/test_sso.py).
     "accounts/oidc/^(?P<provider_id>[^/]+)/login/": (_everyone(404), _everyone(404)),

@@ -12,3 +12,5 @@ initSnippetPickers(document);
 initRotation(document);
 initConnectionTest(document);
 initWebAuthnForms(document);
+// A page that only carries a confirmed action on (accounts/step_up_resume.html).
+document.querySelectorAll("form[data-autosubmit]").forEach((form) => form.requestSubmit());

@@ -203,3 +203,20 @@ def test_it_adds_a_security_key_and_signs_in_and_steps_up_with_it(page: Page, po
         "detail__proof", flat=True
     )
     assert list(proofs) == ["webauthn", "webauthn"]
+
+
+def test_it_steps_up_with_a_fresh_sso_sign_in_and_carries_the_reveal_on(
+    page: Page, portal, provider: Provider
+) -> None:
+    provider.set_account("hana", ["developers"])
+    sso_sign_in(page, "hana")
+    expect(page.get_by_role("heading", name="Your instances")).to_be_visible()
+    expire_proof(page)
+    page.goto("/instances/orders-db/")
+    page.get_by_role("button", name="Reveal password").click()
+    page.get_by_role("link", name="Confirm with Test IdP").click()
+    page.get_by_label("IdP username").fill("hana")  # prompt=login: the provider asks again
+    page.get_by_label("IdP password").fill(IDP_PASSWORD)
+    page.get_by_role("button", name="Continue to the portal").click()
+    expect(page.locator(".notice")).to_contain_text("shown for this page view only")
+    assert AuditEvent.objects.get(action="reveal").detail == {"proof": "sso"}
