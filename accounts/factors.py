@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.policy import ENROL_KEY, SIGN_IN_METHOD_KEY, teams_requiring_mfa
+from instances import audit
 
 SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 
@@ -66,6 +67,19 @@ def recovery_authenticator(user: User) -> Authenticator | None:
 def render_codes(request: HttpRequest, recovery: Authenticator | None) -> HttpResponse:
     codes = recovery.wrap().get_unused_codes() if recovery else []
     return render(request, "accounts/recovery_codes.html", {"codes": codes})
+
+
+def remove_factor(
+    request: HttpRequest, authenticator: Authenticator | None, method: str, delete
+) -> HttpResponse:
+    """Remove a second factor with allauth's `delete` flow, unless a team still needs it."""
+    if authenticator is None:
+        return redirect("account")
+    if response := refuse_removal(request, authenticator.user, authenticator):
+        return response
+    delete(request, authenticator)
+    audit.record("mfa_disabled", request=request, method=method)
+    return redirect("account")
 
 
 def refuse_removal(

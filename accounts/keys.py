@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import stepup
-from accounts.factors import refuse_removal, render_codes
+from accounts.factors import authenticators, remove_factor, render_codes
 from instances import audit
 
 CREDENTIAL_FIELD = "credential"
@@ -48,13 +48,7 @@ def key_add(request: HttpRequest) -> HttpResponse:
 @require_POST
 @stepup.step_up_required
 def key_remove(request: HttpRequest, key_id: int) -> HttpResponse:
-    user = stepup.signed_in(request)
-    key = Authenticator.objects.filter(user=user, type=Authenticator.Type.WEBAUTHN, pk=key_id)
-    found = key.first()
-    if found is None:
-        return redirect("account")
-    if response := refuse_removal(request, user, found):
-        return response
-    flows.remove_authenticator(request, found)
-    audit.record("mfa_disabled", request=request, method="webauthn")
-    return redirect("account")
+    keys = authenticators(stepup.signed_in(request), Authenticator.Type.WEBAUTHN)
+    return remove_factor(
+        request, keys.filter(pk=key_id).first(), "webauthn", flows.remove_authenticator
+    )

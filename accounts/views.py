@@ -37,7 +37,7 @@ from accounts.factors import (
     has_second_factor,
     key_request_options,
     recovery_authenticator,
-    refuse_removal,
+    remove_factor,
     render_codes,
 )
 from accounts.models import TeamPolicy
@@ -198,15 +198,8 @@ def totp_activate(request: HttpRequest) -> HttpResponse:
 @require_POST
 @stepup.step_up_required
 def totp_remove(request: HttpRequest) -> HttpResponse:
-    user = stepup.signed_in(request)
-    totp = authenticators(user, Authenticator.Type.TOTP).first()
-    if totp is None:
-        return redirect("account")
-    if response := refuse_removal(request, user, totp):
-        return response
-    totp_flows.deactivate_totp(request, totp)
-    audit.record("mfa_disabled", request=request, method="totp")
-    return redirect("account")
+    totp = authenticators(stepup.signed_in(request), Authenticator.Type.TOTP).first()
+    return remove_factor(request, totp, "totp", totp_flows.deactivate_totp)
 
 
 @login_required

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 
 from accounts.conf import socialaccount_providers
+from tests.npm import npm_ci
 from tests.servers import unavailable
 from zektor_portal.env import OIDCConfig
 
@@ -29,20 +30,6 @@ TEAM_ROLES = (
     ("support", "Alpha", "viewer"),
     ("beta-devs", "Beta", "member"),
 )
-
-
-def node_modules() -> None:
-    if (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        unavailable("npm is missing: cannot install oidc-provider")
-    subprocess.run(
-        [npm, "ci", "--prefix", str(PROVIDER_DIR), "--ignore-scripts", "--no-audit", "--no-fund"],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
 
 
 class Provider:
@@ -79,7 +66,7 @@ def running_provider(redirect_uris: list[str]) -> Iterator[Provider]:
     node = shutil.which("node")
     if node is None:
         unavailable("node is missing: cannot run the OpenID Connect provider")
-    node_modules()
+    npm_ci(PROVIDER_DIR, "oidc-provider")
     process = subprocess.Popen(
         [node, str(PROVIDER_DIR / "provider.mjs")],
         stdin=subprocess.PIPE,

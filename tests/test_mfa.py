@@ -99,6 +99,16 @@ class EnrolmentTests(MFATestCase):
         self.assertContains(again.post(reverse("login-code"), {"code": codes[0]}), "not right")
         self.assertNotIn("_auth_user_id", again.session)
 
+    def test_it_removes_the_authenticator_app_and_its_recovery_codes(self) -> None:
+        client = Client()
+        client.force_login(self.member)
+        self.enrol(client)
+        self.assertRedirects(client.post(reverse("totp_remove")), reverse("account"))
+        self.assertFalse(Authenticator.objects.filter(user=self.member).exists())
+        self.assertTrue(AuditEvent.objects.filter(action="mfa_disabled", actor=self.member))
+        _, response = self.password_sign_in("bob")
+        self.assertRedirects(response, "/", fetch_redirect_response=False)
+
     def test_it_refuses_a_code_step_without_a_password_first(self) -> None:
         response = Client().post(reverse("login-code"), {"code": "123456"})
         self.assertRedirects(response, "/login/", fetch_redirect_response=False)
