@@ -61,6 +61,7 @@ class InstanceForm(forms.ModelForm):
             "sslmode",
             "tls",
             "ca_cert",
+            "allow_md5",
         ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -80,7 +81,7 @@ class InstanceAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Instance, form: InstanceForm, change: bool):
         new_password = form.cleaned_data.get("new_password")
         if new_password:
-            obj.password = new_password
+            obj.set_password(new_password)
         super().save_model(request, obj, form, change)
         if new_password and change:
             record("password_set", request=request, instance=obj, via="django-admin")

@@ -12,9 +12,8 @@ import yaml
 from cryptography import x509
 from django.db import transaction
 
-from instances.crypto import DecryptionError
+from instances.engines import engine_for
 from instances.models import (
-    DEFAULT_PORTS,
     Engine,
     Instance,
     SslMode,
@@ -22,6 +21,7 @@ from instances.models import (
     Team,
     Tier,
 )
+from instances.secrets import Purpose, SecretUnavailable, open_password
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?)+$")
@@ -93,13 +93,14 @@ def parse_record(index: int, raw: Any) -> InstanceRecord:
     if not SLUG.match(name):
         raise fail("name", "must be a slug: lowercase letters, digits and hyphens, 1-63 long")
     engine = _choice(raw, "engine", Engine.values, fail)
-    postgres = engine == Engine.POSTGRESQL
+    facts = engine_for(engine)
+    postgres = facts.has_database  # PostgreSQL-style: a database and an sslmode
     fields: dict[str, Any] = {
         "engine": engine,
         "tier": _choice(raw, "tier", Tier.values, fail),
         "host": _host(raw, fail),
-        "port": _port(raw, fail, DEFAULT_PORTS[engine]),
-        "username": _text(raw, "username", fail, None if postgres else "default", 63),
+        "port": _port(raw, fail, facts.default_port),
+        "username": _text(raw, "username", fail, facts.default_username, 63),
         "status": _choice(raw, "status", Status.values, fail, Status.ACTIVE),
         "ca_cert": _ca_cert(raw, fail),
     }
@@ -206,9 +207,9 @@ def apply_records(records: list[InstanceRecord], *, dry_run: bool) -> ImportResu
 
 def _same_password(instance: Instance, password: str) -> bool:
     try:
-        return instance.password == password
-    except DecryptionError:
-        return False
+        return open_password(instance, Purpose.IMPORT) == password
+    except SecretUnavailable:
+        return False  # replaced by the file's password
 
 
 def _upsert(record: InstanceRecord, instance: Instance | None, team: Team, result) -> None:
@@ -219,7 +220,7 @@ def _upsert(record: InstanceRecord, instance: Instance | None, team: Team, resul
                 "is required for a new instance"
             )
         instance = Instance(name=record.name, team=team, **record.fields)
-        instance.password = record.password
+        instance.set_password(record.password)
         instance.save()
         result.created.append(record.name)
         return
@@ -228,7 +229,7 @@ def _upsert(record: InstanceRecord, instance: Instance | None, team: Team, resul
         changed.append("team")
     if record.password is not None and not _same_password(instance, record.password):
         changed.append("password")
-        instance.password = record.password
+        instance.set_password(record.password)
     if not changed:
         result.unchanged.append(record.name)
         return

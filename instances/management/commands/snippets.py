@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from instances.models import Instance
-from instances.snippets import SNIPPET_IDS, build_snippets, connection_details
+from instances.secrets import Purpose, SecretUnavailable, open_password
+from instances.snippets import SNIPPET_IDS, Snippet, build_snippets, connection_details
 
 
 class Command(BaseCommand):
@@ -19,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print JSON to stdout")
         parser.add_argument("--language", metavar="ID", help="only the snippet with this id")
 
-    def handle(self, *args, name: str, language: str | None, **options) -> None:
+    def handle(self, *args: Any, name: str, language: str | None, **options: Any) -> None:
         instance = Instance.objects.filter(name=name).first()
         if instance is None:
             raise CommandError(f"no instance named {name!r}", returncode=2)
@@ -29,7 +31,12 @@ class Command(BaseCommand):
                 f"no snippet {language!r} for {instance.engine}; choose one of: {', '.join(ids)}",
                 returncode=2,
             )
-        password = instance.password
+        try:
+            password = open_password(
+                instance, Purpose.SNIPPETS_COMMAND, actor_name="manage.py snippets"
+            )
+        except SecretUnavailable as problem:
+            raise CommandError(str(problem), returncode=1) from None
         snippets = build_snippets(instance, password, language=language)
         if options["json"]:
             self.stdout.write(_json_report(instance, password, snippets))
@@ -37,7 +44,7 @@ class Command(BaseCommand):
             self.stdout.write(_text_report(instance, snippets))
 
 
-def _json_report(instance: Instance, password: str, snippets: list) -> str:
+def _json_report(instance: Instance, password: str, snippets: list[Snippet]) -> str:
     report = {
         "instance": instance.name,
         "engine": instance.engine,
@@ -47,7 +54,7 @@ def _json_report(instance: Instance, password: str, snippets: list) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2)
 
 
-def _text_report(instance: Instance, snippets: list) -> str:
+def _text_report(instance: Instance, snippets: list[Snippet]) -> str:
     blocks = [f"{instance.name} ({instance.engine})"]
     for snippet in snippets:
         where = f" — {snippet.filename}" if snippet.filename else ""
