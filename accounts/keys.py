@@ -3,6 +3,8 @@ and removing them on the account page. Checking them is in accounts/factors.py."
 
 from __future__ import annotations
 
+import json
+
 from allauth.mfa.models import Authenticator
 from allauth.mfa.webauthn.forms import AddWebAuthnForm
 from allauth.mfa.webauthn.internal import flows
@@ -40,7 +42,7 @@ def key_add(request: HttpRequest) -> HttpResponse:
             return render_codes(request, recovery)
         return redirect("account")
     options = flows.begin_registration(request, user, passwordless=False)
-    context = {"form": form, "creation_options": options, "error": bool(form.errors)}
+    context = {"form": form, "creation_options": json.dumps(options), "error": bool(form.errors)}
     return render(request, "accounts/key_add.html", context)
 
 

@@ -10,6 +10,7 @@ wrapped in ``step_up_required``, the one place this is decided.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -191,7 +192,7 @@ def prompt(request: HttpRequest, error: str = "") -> HttpResponse:
         "error": error,
         "sso_url": sso_reauth_url(reverse("step-up-resume")) if "sso" in methods else None,
         "sso_name": settings.ZEKTOR_OIDC.name if sso_enabled() else "",
-        "key_options": key_options,
+        "key_options": json.dumps(key_options) if key_options else None,
     }
     return render(request, "accounts/step_up.html", context, status=401)
 

@@ -124,7 +124,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
     context = {
         "error": error,
         "has_codes": has_codes(user),
-        "key_options": key_request_options(user) if has_key(user) else None,
+        "key_options": json.dumps(key_request_options(user)) if has_key(user) else None,
     }
     return render(request, "accounts/login_code.html", context)
 

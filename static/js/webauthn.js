@@ -1,10 +1,7 @@
-// Security keys and passkeys: <form data-webauthn="create|get" data-webauthn-options="ID"
-// data-webauthn-field="NAME"> asks the browser with the JSON options in element ID (made by
-// allauth.mfa on the server), puts the answer into the hidden field NAME and submits.
+// Security keys and passkeys: <form data-webauthn="create|get" data-webauthn-options="JSON"
+// data-webauthn-field="NAME"> asks the browser with the options (made by allauth.mfa on the
+// server), puts the answer into the hidden field NAME and submits.
 // Forms stay hidden where the browser has no WebAuthn.
-function options(id) {
-  return JSON.parse(document.getElementById(id).textContent).publicKey;
-}
 
 export async function createCredential(creationOptions) {
   const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(creationOptions.publicKey);
@@ -26,10 +23,9 @@ export function initWebAuthnForms(root) {
     form.hidden = false;
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const publicKey = { publicKey: options(form.dataset.webauthnOptions) };
       const ask = form.dataset.webauthn === "create" ? createCredential : getCredential;
       try {
-        const answer = await ask(publicKey);
+        const answer = await ask(JSON.parse(form.dataset.webauthnOptions));
         form.elements[form.dataset.webauthnField].value = JSON.stringify(answer);
         form.submit();
       } catch (problem) {
