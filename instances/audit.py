@@ -8,6 +8,10 @@ from django.http import HttpRequest
 
 from instances.models import AuditEvent, Instance, Team
 
+# A request authenticated by other means than a session (an API token) names its actor
+# here: a dict of audit detail with at least "actor_name", which wins over the caller's.
+AUDIT_AS = "zektor_audit_as"
+
 
 def client_address(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
@@ -23,6 +27,8 @@ def record(
     outcome: str = "ok",
     **detail: Any,
 ) -> AuditEvent:
+    if request is not None:
+        detail = {**detail, **getattr(request, AUDIT_AS, {})}
     if request is not None and actor is None and request.user.is_authenticated:
         actor = request.user
     if proof := getattr(request, "step_up_method", None):
