@@ -10,6 +10,7 @@ COPY manage.py ./
 COPY zektor_portal ./zektor_portal
 COPY accounts ./accounts
 COPY instances ./instances
+COPY alerts ./alerts
 COPY api ./api
 COPY templates ./templates
 COPY static ./static

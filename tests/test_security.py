@@ -94,6 +94,11 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     # allauth's OpenID Connect views: no provider is configured here (tests/test_sso.py).
     "accounts/oidc/^(?P<provider_id>[^/]+)/login/": (_everyone(404), _everyone(404)),
     "accounts/oidc/^(?P<provider_id>[^/]+)/login/callback/": (_everyone(404), _everyone(404)),
+    "teams/<int:team_id>/alerts/": (_admins_only(200), _signed_in(405)),
+    "teams/<int:team_id>/alerts/channels": (_signed_in(405), _admins_only(400)),
+    "teams/<int:team_id>/alerts/channels/<uuid:uid>/remove": (_signed_in(405), _admins_only(404)),
+    "teams/<int:team_id>/alerts/channels/<uuid:uid>/test": (_signed_in(405), _admins_only(404)),
+    "teams/<int:team_id>/alerts/settings": (_signed_in(405), _admins_only(400)),
     "teams/<int:team_id>/tokens/": (_admins_only(200), _admins_only(400)),
     # There is no token 0: admins are told so (tests/test_api_tokens.py revokes real ones).
     "teams/<int:team_id>/tokens/<int:token_id>/revoke": (_signed_in(405), _admins_only(404)),

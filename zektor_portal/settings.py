@@ -65,6 +65,7 @@ def _load(env: Env) -> dict:
         "check_timeout": env.float("ZEKTOR_CHECK_TIMEOUT", 10.0, minimum=1, maximum=120),
         "deny_networks": env.networks("ZEKTOR_CHECK_DENY_NETWORKS", DEFAULT_DENY_NETWORKS),
         "allow_loopback": env.bool("ZEKTOR_CHECK_ALLOW_LOOPBACK", False),
+        "email": env.email(),
         **_identity(env),
     }
 
@@ -95,6 +96,18 @@ ZEKTOR_CHECK_TIMEOUT: float = _config["check_timeout"]
 ZEKTOR_CHECK_DENY_NETWORKS = _config["deny_networks"]
 ZEKTOR_CHECK_ALLOW_LOOPBACK: bool = _config["allow_loopback"]
 
+# Outgoing mail for alerts (ZEKTOR_EMAIL_URL, ZEKTOR_EMAIL_FROM); off when unset.
+ZEKTOR_EMAIL_SERVER, ZEKTOR_EMAIL_FROM = _config["email"]
+if ZEKTOR_EMAIL_SERVER is not None:
+    EMAIL_HOST = ZEKTOR_EMAIL_SERVER.host
+    EMAIL_PORT = ZEKTOR_EMAIL_SERVER.port
+    EMAIL_HOST_USER = ZEKTOR_EMAIL_SERVER.username
+    EMAIL_HOST_PASSWORD = ZEKTOR_EMAIL_SERVER.password
+    EMAIL_USE_TLS = ZEKTOR_EMAIL_SERVER.security == "starttls"
+    EMAIL_USE_SSL = ZEKTOR_EMAIL_SERVER.security == "ssl"
+    DEFAULT_FROM_EMAIL = SERVER_EMAIL = ZEKTOR_EMAIL_FROM
+EMAIL_TIMEOUT = 10
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -105,6 +118,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "instances",
+    "alerts",
     # HTTP API (issue 16): django-ninja serves its Swagger UI files as static files.
     "ninja",
     "api",
