@@ -133,26 +133,10 @@ class Env:
         except ValueError:
             raise ConfigError(f"{name}: expected {what}, got {value!r}") from None
         if not minimum <= number <= maximum:
-            raise ConfigError(f"{name}: must be between {minimum:g} and {maximum:g}, got {value}")
-        return number
-
-    def int(
-        self,
-        name: builtins.str,
-        default: builtins.int,
-        *,
-        minimum: builtins.int,
-        maximum: builtins.int,
-    ) -> builtins.int:
-        value = self.str(name)
-        if value is None:
-            return default
-        try:
-            number = builtins.int(value)
-        except ValueError:
-            raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
-        if not minimum <= number <= maximum:
-            raise ConfigError(f"{name}: must be between {minimum} and {maximum}, got {value}")
+            low, high = (
+                f"{bound:g}" if kind is float else str(bound) for bound in (minimum, maximum)
+            )
+            raise ConfigError(f"{name}: must be between {low} and {high}, got {value}")
         return number
 
     def list(self, name: builtins.str, default: builtins.str) -> builtins.list[builtins.str]:
