@@ -1,14 +1,16 @@
-"""Audit records for authentication events."""
+"""Audit records and counting for authentication events."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from instances.audit import record
+from instances.signin import count_failure
 
 USERNAME_MAX = 150
 
@@ -17,6 +19,18 @@ USERNAME_MAX = 150
 def audit_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
-    """Record who was tried (never the password), from where and with what client."""
-    username = str(credentials.get("username", ""))[:USERNAME_MAX]
-    record("login_failed", request=request, outcome="fail", actor_name=username, username=username)
+    """Record who was tried (never the password), from where and with what client. The typed
+    username is kept only when such a user exists: people type passwords into that field."""
+    count_failure(request)
+    typed = str(credentials.get("username", ""))[:USERNAME_MAX]
+    User = get_user_model()
+    known = bool(typed) and User._default_manager.filter(**{User.USERNAME_FIELD: typed}).exists()
+    username = typed if known else ""
+    record(
+        "login_failed",
+        request=request,
+        outcome="fail",
+        actor_name=username,
+        username=username,
+        known_user=known,
+    )

@@ -43,10 +43,10 @@ class AdminTests(BaseTestCase):
 
     def test_it_keeps_the_password_when_the_field_is_blank(self):
         url = reverse("admin:instances_instance_change", args=[self.pg.pk])
-        response = self.client.post(url, self.instance_form(port=6543))
+        response = self.client.post(url, self.instance_form(tier="pro"))
         self.assertEqual(response.status_code, 302)
         self.pg.refresh_from_db()
-        self.assertEqual((self.pg.port, self.pg.password), (6543, TEST_PASSWORD))
+        self.assertEqual((self.pg.tier, self.pg.password), ("pro", TEST_PASSWORD))
 
     def test_it_sets_a_new_password_and_audits_it(self):
         url = reverse("admin:instances_instance_change", args=[self.pg.pk])
