@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ipaddress import ip_network
 
+import trustme
 from django.contrib.auth.models import User
 from django.test import TestCase
 
@@ -15,6 +16,8 @@ from tests.servers import ServerInfo
 ALLOW_LOOPBACK = [ip_network("192.0.2.0/24")]
 
 TEST_PASSWORD = "pa'ss\"w@rd:/?#%$ü"
+# A real CA certificate, for instances whose CA is parsed (validation, /ca.pem).
+CA_PEM = trustme.CA().cert_pem.bytes().decode()
 
 
 def instance_on(server: ServerInfo, team: Team, name: str, **fields) -> Instance:
