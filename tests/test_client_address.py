@@ -4,6 +4,9 @@ and audit records name the client, not the proxy."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from ipaddress import ip_network
 
 from django.core.cache import cache
@@ -12,6 +15,7 @@ from django.urls import reverse
 
 from instances.models import AuditEvent
 from instances.signin import ADDRESS_FAILURES_RATE
+from instances.system_checks import check_trusted_proxies
 from tests.base import BaseTestCase
 
 PROXY = "10.0.0.2"
@@ -109,3 +113,25 @@ class FailedSignInUsernameTests(BaseTestCase):
         self.assertEqual((event.actor_name, event.detail["username"]), ("", ""))
         self.assertFalse(event.detail["known_user"])
         self.assertNotIn("hunter2", str(AuditEvent.objects.values_list()))
+
+
+def test_it_warns_when_every_address_is_a_trusted_proxy(settings):
+    settings.ZEKTOR_TRUSTED_PROXIES = [ip_network("0.0.0.0/0"), ip_network("10.0.0.0/8")]
+    assert [w.id for w in check_trusted_proxies(None)] == ["zektor.W012"]
+    settings.ZEKTOR_TRUSTED_PROXIES = [ip_network("10.0.0.0/8")]
+    assert check_trusted_proxies(None) == []
+
+
+def test_a_bad_trusted_proxies_value_stops_the_start_with_one_line():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ZEKTOR_DEBUG": "true", "ZEKTOR_TRUSTED_PROXIES": "10.0.0.0/8,proxy"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "zektor: configuration error: ZEKTOR_TRUSTED_PROXIES: 'proxy' is not a CIDR network"
+    )
