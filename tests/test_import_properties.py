@@ -39,42 +39,54 @@ VALID = {
 }
 odd_text = st.text(
     alphabet=st.characters(codec="utf-8", categories=None, exclude_categories=()), max_size=80
-) | st.sampled_from(["", " ", "\u2028", "\u202e", "\ufeff", "\ud800", "a\tb", "\x1b[2J", "𝔘"])
-hostile_hosts = st.sampled_from(
-    [
-        "::",
-        "0.0.0.0",
-        "::ffff:0.0.0.0",
-        "::0.0.0.0",
-        "64:ff9b::",
-        "2002::",
-        "0",
-        "[::1]",
-        "fe80::1%eth0",
-        "host\x00name",
-        "a" * 300,
-        "xn--pple-43d.com",
-        "ａｐｐｌｅ.com",
-        ".",
-        "-leading.example",
-    ]
-) | odd_text
-pems = st.sampled_from(
-    [
-        CA_PEM + KEY_PEM,
-        KEY_PEM,
-        CA_PEM.replace("M", "m", 3),
-        CA_PEM[: len(CA_PEM) // 2],
-        "-----BEGIN CERTIFICATE-----\n" + "A" * 70_000 + "\n-----END CERTIFICATE-----\n",
-        CA_PEM * 40,
-        "-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n",
-    ]
-) | odd_text
+) | st.sampled_from(
+    ["", " ", "\u2028", "\u202e", "\ufeff", "\ud800", "a\tb", "\x1b[2J", "\U0001d518"]
+)
+hostile_hosts = (
+    st.sampled_from(
+        [
+            "::",
+            "0.0.0.0",
+            "::ffff:0.0.0.0",
+            "::0.0.0.0",
+            "64:ff9b::",
+            "2002::",
+            "0",
+            "[::1]",
+            "fe80::1%eth0",
+            "host\x00name",
+            "a" * 300,
+            "xn--pple-43d.com",
+            "\uff41\uff50\uff50\uff4c\uff45.com",  # full-width letters
+            ".",
+            "-leading.example",
+        ]
+    )
+    | odd_text
+)
+pems = (
+    st.sampled_from(
+        [
+            CA_PEM + KEY_PEM,
+            KEY_PEM,
+            CA_PEM.replace("M", "m", 3),
+            CA_PEM[: len(CA_PEM) // 2],
+            "-----BEGIN CERTIFICATE-----\n" + "A" * 70_000 + "\n-----END CERTIFICATE-----\n",
+            CA_PEM * 40,
+            "-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n",
+        ]
+    )
+    | odd_text
+)
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | odd_text
 documents = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10) | st.sampled_from(sorted(VALID)), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=10) | st.sampled_from(sorted(VALID)), children, max_size=5
+        )
+    ),
     max_leaves=20,
 )
 
