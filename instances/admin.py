@@ -41,6 +41,20 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     inlines = [MembershipInline]
 
+    def save_model(self, request: HttpRequest, obj: Team, form, change: bool) -> None:
+        before = Team.objects.get(pk=obj.pk).name if change else None
+        super().save_model(request, obj, form, change)
+        if before is None:
+            record("team_created", request=request, team=obj, name=obj.name, via=VIA)
+        elif before != obj.name:
+            name = {"before": before, "after": obj.name}
+            record("team_changed", request=request, team=obj, name=name, via=VIA)
+
+    def delete_model(self, request: HttpRequest, obj: Team) -> None:
+        record("team_deleted", request=request, team=obj, name=obj.name, via=VIA)
+        record_membership_changes(obj, memberships_of(obj), {}, request=request, via=VIA)
+        super().delete_model(request, obj)
+
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         """Memberships saved through the inline are audited: added, role changed, removed."""
         team = form.instance

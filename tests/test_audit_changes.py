@@ -14,7 +14,15 @@ from django.core.management import call_command
 from django.db.models import ProtectedError
 from django.urls import reverse
 
-from instances.models import AuditEvent, Instance, Membership, Rotation, RotationState
+from instances.models import (
+    AuditEvent,
+    Instance,
+    Membership,
+    Role,
+    Rotation,
+    RotationState,
+    Team,
+)
 from instances.rotation import machine
 from tests.base import CA_PEM, TEST_PASSWORD, BaseTestCase
 
@@ -111,6 +119,23 @@ class AdminAuditTests(BaseTestCase):
             {"member": "dora", "role": "member", "via": "django-admin"},
         )
         self.assertEqual(AuditEvent.objects.count(), 3)
+
+    def test_it_records_team_renames_and_deletions(self):
+        url = reverse("admin:instances_team_change", args=[self.beta.pk])
+        data = {
+            "name": "Beta Renamed",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        }
+        self.assertEqual(self.client.post(url, data).status_code, 302)
+        event = AuditEvent.objects.get(action="team_changed")
+        self.assertEqual(event.detail["name"], {"before": "Beta", "after": "Beta Renamed"})
+        empty = Team.objects.create(name="Empty")
+        Membership.objects.create(user=self.viewer, team=empty, role=Role.ADMIN)
+        delete = reverse("admin:instances_team_delete", args=[empty.pk])
+        self.assertEqual(self.client.post(delete, {"post": "yes"}).status_code, 302)
+        actions = set(AuditEvent.objects.values_list("action", flat=True))
+        self.assertLessEqual({"team_deleted", "member_removed"}, actions)
 
     def test_it_records_instance_deletion(self):
         url = reverse("admin:instances_instance_delete", args=[self.cache.pk])
