@@ -94,30 +94,3 @@ class VettedConnection(redis.connection.Connection):
             raise OSError("the vetted connection was already used")
         sock.settimeout(self.socket_timeout)
         return sock
-
-
-def always_refused(host: str) -> str | None:
-    """Why ``host`` may never be contacted whatever the deny list says, or None.
-
-    Only IP literals can be judged without a lookup: the unspecified addresses (a connection
-    to ``0.0.0.0`` or ``::`` reaches this machine) and their IPv4-mapped, IPv4-compatible,
-    6to4 and NAT64 forms."""
-    try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return None
-    for candidate in _embedded_forms(ip):
-        if candidate.is_unspecified:
-            return f"{host} is an unspecified address, which reaches the portal's own machine"
-    return None
-
-
-def _embedded_forms(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list:
-    forms: list = [ip]
-    if isinstance(ip, ipaddress.IPv6Address):
-        low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        compatible = int(ip) >> 32 == 0
-        nat64 = ip in ipaddress.ip_network("64:ff9b::/96")
-        forms += [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour) if v4 is not None]
-        forms += [low32] if compatible or nat64 else []
-    return forms
