@@ -104,12 +104,13 @@ def test_it_keeps_accepting_any_printable_password(db, tmp_path, password):
 
 
 @pytest.mark.parametrize(
-    "host", ["::", "0.0.0.0", "::ffff:0.0.0.0", "::0.0.0.0", "64:ff9b::", "2002::"]
+    "host",
+    ["::", "0.0.0.0", "::ffff:0.0.0.0", "::0.0.0.0", "64:ff9b::", "2002::", "::ffff:127.0.0.1"],
 )
-def test_it_refuses_unspecified_hosts(db, tmp_path, host):
+def test_it_refuses_unspecified_and_always_refused_hosts(db, tmp_path, host):
     message = import_error(tmp_path, json.dumps([dict(RECORD, host=host)]), ".json")
-    assert "field 'host'" in message
-    assert "unspecified" in message
+    assert f"field 'host': {host} is" in message
+    assert "the portal never connects there" in message
 
 
 @pytest.mark.parametrize("host", ["db.example.com", "10.0.0.5", "2001:db8::5", "127.0.0.1"])
