@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 
 import pytest
 import trustme
 import yaml
+from django.apps import apps as django_apps
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -219,3 +221,22 @@ class AdminFormTests(BaseTestCase):
         self.assertEqual(self.post(host="new.example.com", new_password="typed").status_code, 302)
         self.pg.refresh_from_db()
         self.assertEqual((self.pg.host, self.pg.password), ("new.example.com", "typed"))
+
+
+class StoredCaTests(BaseTestCase):
+    def test_the_migration_keeps_only_the_certificates_of_stored_cas(self):
+        migration = importlib.import_module("instances.migrations.0002_issue12_validation")
+        Instance.objects.filter(pk=self.pg.pk).update(ca_cert=f"{CA_PEM}{KEY_PEM}")
+        Instance.objects.filter(pk=self.cache.pk).update(ca_cert=KEY_PEM)
+        migration.keep_certificates_only(django_apps, None)
+        self.pg.refresh_from_db()
+        self.cache.refresh_from_db()
+        self.assertEqual((self.pg.ca_cert, self.cache.ca_cert), (CA_PEM, ""))
+
+    def test_ca_pem_never_serves_a_key_stored_before_validation(self):
+        Instance.objects.filter(pk=self.pg.pk).update(ca_cert=f"{CA_PEM}{KEY_PEM}")
+        self.client.force_login(self.viewer)
+        response = self.client.get(reverse("instance-ca", args=["alpha-pg"]))
+        self.assertEqual(response.status_code, 409)
+        self.assertNotIn(b"PRIVATE KEY", response.content)
+        self.assertIn(b"paste the CA", response.content)
