@@ -97,6 +97,9 @@ def _parse(path: Path, text: str) -> Any:
         raise ImportFileError(f"not valid YAML{where}: {short(problem)}") from None
     except RecursionError:
         raise ImportFileError("nested too deeply to be an instance file") from None
+    except ValueError:
+        # Python refuses integers of more than 4300 digits (int_max_str_digits).
+        raise ImportFileError("holds a number too long to read") from None
 
 
 def parse_records(raw_records: list[Any]) -> list[InstanceRecord]:

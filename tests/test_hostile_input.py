@@ -76,6 +76,15 @@ def test_it_refuses_files_over_5_mib_without_parsing_them(db, tmp_path):
     assert len(message) < 300
 
 
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+@pytest.mark.parametrize(
+    "content", ['[{"port": %s}]' % ("1" * 5000), "[" * 100_000 + "]" * 100_000]
+)
+def test_it_refuses_numbers_and_nesting_python_cannot_read(db, tmp_path, content, suffix):
+    message = import_error(tmp_path, content, suffix)
+    assert "too long to read" in message or "nested too deeply" in message
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("engine", "m" * 100_000), ("tier", ["gold"] * 1000), ("port", "5" * 10_000)],

@@ -19,7 +19,7 @@ from instances.models import AuditEvent, Instance, Team
 from tests.base import CA_PEM
 
 EXAMPLES = settings(
-    max_examples=120,
+    max_examples=300,
     deadline=None,
     database=None,  # nothing written next to the clone
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -152,9 +152,24 @@ class ImportPropertyTests(TestCase):
             self.run_import(yaml.safe_dump(records, allow_unicode=True), ".yaml")
 
     @EXAMPLES
-    @given(text=st.text(max_size=300))
-    def test_random_text(self, text):
-        self.run_import(text, ".yaml")
+    @given(text=st.text(max_size=300), suffix=st.sampled_from([".yaml", ".json"]))
+    def test_random_text(self, text, suffix):
+        self.run_import(text, suffix)
+
+    @EXAMPLES
+    @given(
+        field=st.sampled_from(sorted(VALID)),
+        literal=st.sampled_from(["1" * 5000, "1e999", "-0", "0x1F", "0o17", "1_000", ".nan"]),
+        as_json=st.booleans(),
+    )
+    def test_odd_number_literals(self, field, literal, as_json):
+        text = json.dumps([VALID]) if as_json else yaml.safe_dump([VALID])
+        value = (
+            json.dumps(VALID[field])
+            if as_json
+            else yaml.safe_dump(VALID[field]).removesuffix("\n...\n")
+        )
+        self.run_import(text.replace(value, literal, 1), ".json" if as_json else ".yaml")
 
 
 class _Sink:
