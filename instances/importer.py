@@ -66,10 +66,12 @@ class _NoAliasLoader(yaml.SafeLoader):
 
 def load_file(path: Path) -> list[dict[str, Any]]:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ImportFileError(f"{path}: the file is {size} bytes; at most 5 MiB are accepted")
-        text = path.read_text(encoding="utf-8")
+        # Read at most one byte past the limit: a pipe or /dev/zero has no honest size.
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ImportFileError(f"{path}: the file is larger than 5 MiB, the most accepted")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFileError(f"{path}: cannot read the file ({exc})") from None
     try:

@@ -72,8 +72,14 @@ def test_it_refuses_even_one_harmless_alias(db, tmp_path):
 def test_it_refuses_files_over_5_mib_without_parsing_them(db, tmp_path):
     content = json.dumps([dict(RECORD, ca_cert="A" * (5 * 1024 * 1024))])
     message = import_error(tmp_path, content, ".json")
-    assert "at most 5 MiB" in message
+    assert "larger than 5 MiB" in message
     assert len(message) < 300
+
+
+def test_it_reads_no_more_than_the_limit_from_an_endless_file(db):
+    with pytest.raises(CommandError, match="larger than 5 MiB") as error:
+        call_command("import_instances", "/dev/zero")
+    assert error.value.returncode == 2
 
 
 @pytest.mark.parametrize("suffix", [".json", ".yaml"])
