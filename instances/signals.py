@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from instances.audit import record
-from instances.signin import count_failure
-
-USERNAME_MAX = 150
+from instances.signin import count_failure, is_known_username, typed_username
 
 
 @receiver(user_login_failed, dispatch_uid="instances.audit_login_failed")
@@ -22,9 +19,8 @@ def audit_login_failed(
     """Record who was tried (never the password), from where and with what client. The typed
     username is kept only when such a user exists: people type passwords into that field."""
     count_failure(request)
-    typed = str(credentials.get("username", ""))[:USERNAME_MAX]
-    User = get_user_model()
-    known = bool(typed) and User._default_manager.filter(**{User.USERNAME_FIELD: typed}).exists()
+    typed = typed_username(credentials, request)
+    known = is_known_username(typed)
     username = typed if known else ""
     record(
         "login_failed",

@@ -37,7 +37,7 @@ def short(text: str) -> str:
 def describe(value: Any) -> str:
     """A short stand-in for a bad value in a message: its type, or a truncated repr."""
     if not isinstance(value, str):
-        return f"a {type(value).__name__}"
+        return f"a value of type {type(value).__name__}"
     return repr(short(value))
 
 

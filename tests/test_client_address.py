@@ -9,6 +9,7 @@ import subprocess
 import sys
 from ipaddress import ip_network
 
+from axes.models import AccessAttempt
 from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -113,6 +114,14 @@ class FailedSignInUsernameTests(BaseTestCase):
         self.assertEqual((event.actor_name, event.detail["username"]), ("", ""))
         self.assertFalse(event.detail["known_user"])
         self.assertNotIn("hunter2", str(AuditEvent.objects.values_list()))
+        # axes counts the attempt under a keyed digest, not the typed text.
+        attempt = AccessAttempt.objects.get()
+        self.assertTrue(attempt.username.startswith("unknown-"))
+        self.assertNotIn("hunter2", str(AccessAttempt.objects.values_list()))
+
+    def test_axes_keeps_counting_a_known_username(self):
+        self.fail("alice")
+        self.assertEqual(AccessAttempt.objects.get().username, "alice")
 
 
 def test_it_warns_when_every_address_is_a_trusted_proxy(settings):

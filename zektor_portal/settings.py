@@ -189,6 +189,7 @@ CONTENT_SECURITY_POLICY = {
 # address is the client's (behind ZEKTOR_TRUSTED_PROXIES), so one client cannot lock out
 # everyone. instances.signin also limits failures per address across all usernames.
 AXES_CLIENT_IP_CALLABLE = "instances.clientaddress.client_address"
+AXES_USERNAME_CALLABLE = "instances.signin.lockout_username"
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
