@@ -20,6 +20,40 @@ TEST_PASSWORD = "pa'ss\"w@rd:/?#%$ü"
 CA_PEM = trustme.CA().cert_pem.bytes().decode()
 
 
+# A valid import_instances record of a new instance in a new team.
+IMPORT_RECORD = {
+    "name": "orders-db",
+    "engine": "postgresql",
+    "tier": "pro",
+    "team": "Gamma",
+    "host": "orders.db.zektor.example",
+    "username": "orders",
+    "password": TEST_PASSWORD,
+    "database": "orders",
+    "sslmode": "verify-full",
+}
+
+
+def admin_form_data(instance: Instance, **overrides) -> dict:
+    """What Django admin's instance change form posts: the stored values, password blank."""
+    data = {
+        "name": instance.name,
+        "team": instance.team_id,
+        "engine": instance.engine,
+        "tier": instance.tier,
+        "status": instance.status,
+        "host": instance.host,
+        "port": instance.port,
+        "username": instance.username,
+        "new_password": "",
+        "database": instance.database,
+        "sslmode": instance.sslmode,
+        "tls": "on" if instance.tls else "",
+        "ca_cert": instance.ca_cert,
+    }
+    return data | overrides
+
+
 def instance_on(server: ServerInfo, team: Team, name: str, **fields) -> Instance:
     """A saved instance pointing at a real test server, verifying its certificate fully."""
     values = {

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from instances.models import AuditEvent, Rotation, RotationState
 from instances.rotation import machine
-from tests.base import TEST_PASSWORD, BaseTestCase
+from tests.base import TEST_PASSWORD, BaseTestCase, admin_form_data
 
 
 class AdminTests(BaseTestCase):
@@ -16,22 +16,7 @@ class AdminTests(BaseTestCase):
         self.client.force_login(self.root)
 
     def instance_form(self, **overrides) -> dict:
-        data = {
-            "name": "alpha-pg",
-            "team": self.alpha.pk,
-            "engine": "postgresql",
-            "tier": "standard",
-            "status": "active",
-            "host": "alpha-pg.db.zektor.example",
-            "port": 5432,
-            "username": "app",
-            "new_password": "",
-            "database": "app",
-            "sslmode": "require",
-            "ca_cert": "",
-        }
-        data.update(overrides)
-        return data
+        return admin_form_data(self.pg, **overrides)
 
     def test_it_never_renders_the_instance_password(self):
         page = self.client.get(reverse("admin:instances_instance_change", args=[self.pg.pk]))

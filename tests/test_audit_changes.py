@@ -24,7 +24,7 @@ from instances.models import (
     Team,
 )
 from instances.rotation import machine
-from tests.base import CA_PEM, TEST_PASSWORD, BaseTestCase
+from tests.base import CA_PEM, TEST_PASSWORD, BaseTestCase, admin_form_data
 
 OS_USER = f"(OS user {getpass.getuser()})"
 
@@ -35,24 +35,8 @@ class AdminAuditTests(BaseTestCase):
         self.client.force_login(self.root)
 
     def change_instance(self, **overrides):
-        data = {
-            "name": "alpha-pg",
-            "team": self.alpha.pk,
-            "engine": "postgresql",
-            "tier": "standard",
-            "status": "active",
-            "host": "alpha-pg.db.zektor.example",
-            "port": 5432,
-            "username": "app",
-            "new_password": "",
-            "database": "app",
-            "sslmode": "require",
-            "tls": "on",
-            "ca_cert": "",
-            **overrides,
-        }
         url = reverse("admin:instances_instance_change", args=[self.pg.pk])
-        return self.client.post(url, data)
+        return self.client.post(url, admin_form_data(self.pg, **overrides))
 
     def test_it_records_where_a_password_goes_before_and_after(self):
         response = self.change_instance(

@@ -17,18 +17,9 @@ from django.urls import reverse
 
 from instances.models import Instance, Team
 from instances.validation import CA_CERT_MAX_BYTES, certificates_only
-from tests.base import CA_PEM, TEST_PASSWORD, BaseTestCase
+from tests.base import CA_PEM, IMPORT_RECORD, TEST_PASSWORD, BaseTestCase, admin_form_data
 
-RECORD = {
-    "name": "orders-db",
-    "engine": "postgresql",
-    "tier": "pro",
-    "team": "Gamma",
-    "host": "orders.db.zektor.example",
-    "username": "orders",
-    "password": TEST_PASSWORD,
-    "database": "orders",
-}
+RECORD = IMPORT_RECORD
 KEY_PEM = trustme.CA().private_key_pem.bytes().decode()
 
 
@@ -177,23 +168,8 @@ class AdminFormTests(BaseTestCase):
         self.client.force_login(User.objects.create_superuser("root", password="password"))
 
     def post(self, **overrides):
-        data = {
-            "name": "alpha-pg",
-            "team": self.alpha.pk,
-            "engine": "postgresql",
-            "tier": "standard",
-            "status": "active",
-            "host": "alpha-pg.db.zektor.example",
-            "port": 5432,
-            "username": "app",
-            "new_password": "",
-            "database": "app",
-            "sslmode": "require",
-            "ca_cert": "",
-            **overrides,
-        }
         url = reverse("admin:instances_instance_change", args=[self.pg.pk])
-        return self.client.post(url, data)
+        return self.client.post(url, admin_form_data(self.pg, **overrides))
 
     def errors(self, **overrides) -> dict:
         response = self.post(**overrides)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from instances.models import AuditEvent, Instance, Team
-from tests.base import CA_PEM
+from tests.base import CA_PEM, IMPORT_RECORD
 
 EXAMPLES = settings(
     max_examples=300,
@@ -27,16 +27,7 @@ EXAMPLES = settings(
 MESSAGE_MAX = 600
 KEY_PEM = trustme.CA().private_key_pem.bytes().decode()
 
-VALID = {
-    "name": "orders-db",
-    "engine": "postgresql",
-    "tier": "pro",
-    "team": "Gamma",
-    "host": "orders.db.zektor.example",
-    "username": "orders",
-    "password": "pa'ss\"w@rd:/?#%$ü",
-    "database": "orders",
-}
+VALID = IMPORT_RECORD
 odd_text = st.text(
     alphabet=st.characters(codec="utf-8", categories=None, exclude_categories=()), max_size=80
 ) | st.sampled_from(
