@@ -145,7 +145,10 @@ def parse_record(index: int, raw: Any) -> InstanceRecord:
     fields["ca_cert"] = candidate.ca_cert
     _model_checks(Team(name=team), lambda _, message: fail("team", message), exclude=[])
     if password is not None:
-        _run(validate_password_text, password, lambda message: fail("password", message))
+        try:
+            validate_password_text(password)
+        except ValidationError as error:
+            raise fail("password", error.messages[0]) from None
     return InstanceRecord(index=index, name=name, team=team, fields=fields, password=password)
 
 
@@ -184,13 +187,6 @@ def _model_checks(obj: Instance | Team, fail, *, exclude: list[str]) -> None:
     except ValidationError as error:
         field, messages = next(iter(error.message_dict.items()))
         raise fail("name" if field == NON_FIELD_ERRORS else field, messages[0]) from None
-
-
-def _run(validator: Callable[[str], None], value: str, fail: Callable[[str], Exception]) -> None:
-    try:
-        validator(value)
-    except ValidationError as error:
-        raise fail(error.messages[0]) from None
 
 
 def _text(raw, name, fail, default=None, max_length=253) -> str:
