@@ -71,12 +71,17 @@ def instance_changes(before: Instance, after: Instance) -> dict[str, dict[str, A
     return changes
 
 
-def record_instance_change(before: Instance, after: Instance, **kwargs: Any) -> AuditEvent | None:
-    """An ``instance_changed`` record when a watched field changed (never a secret)."""
+def record_instance_change(before: Instance, after: Instance, **kwargs: Any) -> list[AuditEvent]:
+    """An ``instance_changed`` record when a watched field changed (never a secret), in the
+    audit log of the team it belonged to and, when it moved, of its new team too."""
     changes = instance_changes(before, after)
     if not changes:
-        return None
-    return record("instance_changed", instance=after, changes=changes, **kwargs)
+        return []
+    teams = {team.pk: team for team in (before.team, after.team)}
+    return [
+        record("instance_changed", instance=after, team=team, changes=changes, **kwargs)
+        for team in teams.values()
+    ]
 
 
 MembershipSnapshot = dict[int, tuple[str, str]]
