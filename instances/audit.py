@@ -87,6 +87,18 @@ def record_instance_change(before: Instance, after: Instance, **kwargs: Any) -> 
 MembershipSnapshot = dict[int, tuple[str, str]]
 
 
+def _membership_change(
+    old: tuple[str, str] | None, new: tuple[str, str] | None
+) -> tuple[str, dict[str, Any]]:
+    """The action and audit detail of one membership's change (old, new or both are set)."""
+    if new is None:
+        assert old is not None
+        return "member_removed", {"member": old[0], "role": old[1]}
+    if old is None:
+        return "member_added", {"member": new[0], "role": new[1]}
+    return "member_role_changed", {"member": new[0], "role": {"before": old[1], "after": new[1]}}
+
+
 def memberships_of(team: Team) -> MembershipSnapshot:
     """user id -> (username, role) of the team's members, to compare before and after."""
     rows = Membership.objects.filter(team=team).values_list("user_id", "user__username", "role")
@@ -102,12 +114,6 @@ def record_membership_changes(
         old, new = before.get(user_id), after.get(user_id)
         if old == new:
             continue
-        if old is None:
-            action, detail = "member_added", {"member": new[0], "role": new[1]}
-        elif new is None:
-            action, detail = "member_removed", {"member": old[0], "role": old[1]}
-        else:
-            action = "member_role_changed"
-            detail = {"member": new[0], "role": {"before": old[1], "after": new[1]}}
+        action, detail = _membership_change(old, new)
         events.append(record(action, team=team, **detail, **kwargs))
     return events

@@ -142,10 +142,10 @@ class AdminAuditTests(BaseTestCase):
 
 class ModelLevelTests(BaseTestCase):
     def test_no_path_deletes_an_instance_with_an_unfinished_rotation(self):
-        machine.start(self.pg, new_password="pending-secret-123")
+        rotation = machine.start(self.pg, new_password="pending-secret-123")
         with self.assertRaises(ProtectedError) as error:
             Instance.objects.filter(pk=self.pg.pk).delete()
-        self.assertEqual([r.instance for r in error.exception.protected_objects], [self.pg])
+        self.assertEqual([r.pk for r in error.exception.protected_objects], [rotation.pk])
         self.assertTrue(Instance.objects.filter(pk=self.pg.pk).exists())
 
     def test_finished_rotations_go_with_their_instance(self):
