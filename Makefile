@@ -27,7 +27,8 @@ system-deps-test:
 	@bash scripts/system-deps.sh test
 
 # The demo servers (TLS PostgreSQL and Valkey on localhost, data in .data/demo) keep
-# running after runserver stops; `make stop-demo` stops them. They listen on loopback,
+# running after runserver stops; `make stop-demo` stops them, `make clean` also deletes
+# their data (wherever it is: see demo/stack.py). They listen on loopback,
 # which connection tests refuse by default, so the portal runs here with the default
 # ZEKTOR_CHECK_DENY_NETWORKS minus 127.0.0.0/8 and ::1/128 (demo only: keep loopback
 # denied in production).
@@ -45,11 +46,12 @@ stop-demo: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
 test: venv system-deps-test lint
 	$(BIN)/python -m pytest
 
 clean:
-	-test ! -x $(BIN)/python || ZEKTOR_DEBUG=true $(BIN)/python manage.py load_demo --stop
-	rm -rf $(VENV) .data staticfiles .pytest_cache .ruff_cache test-artifacts tests/node/node_modules tests/e2e/node_modules
+	-test ! -x $(BIN)/python || ZEKTOR_DEBUG=true $(BIN)/python manage.py load_demo --remove
+	rm -rf $(VENV) .data staticfiles .pytest_cache .ruff_cache .mypy_cache test-artifacts tests/node/node_modules tests/e2e/node_modules

@@ -97,20 +97,22 @@ class CheckRunAdmin(ReadOnlyAdmin):
     search_fields = ["instance__name"]
 
 
+ROTATION_FIELDS = (
+    "uid",
+    "instance",
+    "actor",
+    "state",
+    "grace_seconds",
+    "grace_until",
+    "reason",
+    "created_at",
+    "updated_at",
+)
+
+
 @admin.register(Rotation)
 class RotationAdmin(ReadOnlyAdmin):
-    fields = [
-        "uid",
-        "instance",
-        "actor",
-        "state",
-        "grace_seconds",
-        "grace_until",
-        "reason",
-        "created_at",
-        "updated_at",
-    ]
-    readonly_fields = fields
+    fields = readonly_fields = ROTATION_FIELDS
     list_display = ["instance", "state", "created_at", "updated_at", "actor"]
     list_filter = ["state"]
     search_fields = ["instance__name"]

@@ -29,7 +29,7 @@ def reseal_all(ring: Keyring | None = None) -> Iterator[ResealReport]:
     ring = ring or keyring()
     report = ResealReport()
     for model in sealed_models():
-        for pk in model.objects.order_by("pk").values_list("pk", flat=True):
+        for pk in model._default_manager.order_by("pk").values_list("pk", flat=True):
             try:
                 resealed = _reseal_row(model, pk, ring)
             except DecryptionError as exc:
@@ -42,7 +42,7 @@ def reseal_all(ring: Keyring | None = None) -> Iterator[ResealReport]:
 
 def _reseal_row(model: type[SealedFieldsMixin], pk: int, ring: Keyring) -> int:
     with transaction.atomic():
-        row = model.objects.select_for_update().get(pk=pk)
+        row = model._default_manager.select_for_update().get(pk=pk)
         stale = [
             f for f in model.SEALED_FIELDS if getattr(row, f) and ring.needs_reseal(getattr(row, f))
         ]
@@ -50,5 +50,7 @@ def _reseal_row(model: type[SealedFieldsMixin], pk: int, ring: Keyring) -> int:
             context = row.seal_context(name)
             setattr(row, name, ring.seal(ring.open(getattr(row, name), context), context))
         if stale:
-            model.objects.filter(pk=pk).update(**{name: getattr(row, name) for name in stale})
+            model._default_manager.filter(pk=pk).update(
+                **{name: getattr(row, name) for name in stale}
+            )
         return len(stale)

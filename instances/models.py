@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,6 +12,9 @@ from instances.crypto import keyring
 from instances.tiers import TierLimits, limits_for
 from instances.validation import certificates_only, refuse_control_characters, validate_host
 
+if TYPE_CHECKING:
+    from django.db.models.options import Options
+
 
 class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
@@ -18,7 +22,7 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
-ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
+ROLE_RANK: dict[str, int] = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
 
 
 class Engine(models.TextChoices):
@@ -46,13 +50,17 @@ class SslMode(models.TextChoices):
     VERIFY_FULL = "verify-full", "verify-full"
 
 
-DEFAULT_PORTS = {Engine.POSTGRESQL: 5432, Engine.VALKEY: 6379}
+DEFAULT_PORTS: dict[str, int] = {Engine.POSTGRESQL: 5432, Engine.VALKEY: 6379}
 
 
 class SealedFieldsMixin:
     """Models whose ``SEALED_FIELDS`` hold AES-GCM tokens bound to the row and field."""
 
     SEALED_FIELDS: tuple[str, ...] = ()
+    if TYPE_CHECKING:  # from the model it is mixed into
+        _meta: ClassVar[Options[Any]]
+        _default_manager: ClassVar[models.Manager[Any]]
+        uid: uuid.UUID
 
     def seal_context(self, field: str) -> str:
         return f"{self._meta.label_lower}:{self.uid}:{field}"

@@ -82,7 +82,7 @@ SNIPPET_IDS: dict[str, tuple[str, ...]] = {
 @cache
 def _engine() -> Engine:
     return Engine(
-        dirs=[TEMPLATE_DIR],
+        dirs=[str(TEMPLATE_DIR)],
         autoescape=False,
         string_if_invalid=_MISSING,
         builtins=["instances.templatetags.escaping"],

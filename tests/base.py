@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import ip_network
+from typing import Any
 
 import trustme
 from django.contrib.auth.models import User
@@ -70,7 +71,7 @@ def instance_on(server: ServerInfo, team: Team, name: str, **fields) -> Instance
 
 
 def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fields) -> Instance:
-    defaults = {
+    defaults: dict[str, Any] = {
         "host": f"{name}.db.zektor.example",
         "port": 5432 if engine == Engine.POSTGRESQL else 6379,
         "username": "app" if engine == Engine.POSTGRESQL else "default",
@@ -86,6 +87,16 @@ def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fiel
 
 
 class BaseTestCase(TestCase):
+    alpha: Team
+    beta: Team
+    admin: User
+    member: User
+    viewer: User
+    outsider: User
+    pg: Instance
+    cache: Instance
+    beta_pg: Instance
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.alpha = Team.objects.create(name="Alpha")

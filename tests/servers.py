@@ -44,11 +44,11 @@ import trustme
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from instances.devservers import binaries
-from instances.devservers.binaries import ServerUnavailable
-from instances.devservers.files import tail, write_file
-from instances.devservers.ports import LOOPBACK, free_port
-from instances.devservers.postgres import (
+from demo.servers import binaries
+from demo.servers.binaries import ServerUnavailable
+from demo.servers.files import tail, write_file
+from demo.servers.ports import LOOPBACK, free_port
+from demo.servers.postgres import (
     PG_SUPERUSER,
     as_pg_account,
     chown_tree,
@@ -60,9 +60,9 @@ from instances.devservers.postgres import (
     set_pg_password,
     write_pg_conf,
 )
-from instances.devservers.readiness import ServerStartError, pid_alive, wait_ready
-from instances.devservers.tls import LOCALHOST, TlsFiles, ca_pem, write_tls
-from instances.devservers.valkey import acl_line, probe_redis, redis_conf, set_redis_password
+from demo.servers.readiness import ServerStartError, pid_alive, wait_ready
+from demo.servers.tls import LOCALHOST, TlsFiles, ca_pem, write_tls
+from demo.servers.valkey import acl_line, probe_redis, redis_conf, set_redis_password
 
 __all__ = [
     "HOSTILE_PASSWORD",

@@ -10,6 +10,11 @@ os.environ.setdefault(
 os.environ.setdefault("ZEKTOR_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
 from zektor_portal.settings import *  # noqa: F403
+from zektor_portal.settings import INSTALLED_APPS
+
+# The demo app (load_demo, the server building blocks) is tested whatever ZEKTOR_DEBUG says.
+if "demo" not in INSTALLED_APPS:
+    INSTALLED_APPS = [*INSTALLED_APPS, "demo"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

@@ -97,6 +97,7 @@ class AuditLogTests(BaseTestCase):
         self.client.force_login(self.admin)
         self.assertEqual(self.client.post(self.url).status_code, 405)
         event = AuditEvent.objects.first()
+        assert event is not None
         with self.assertRaises(PermissionError):
             event.save()
         with self.assertRaises(PermissionError):

@@ -6,13 +6,14 @@ import datetime as dt
 import ipaddress
 import json
 import time
+from typing import Any
 
 import pytest
 
 from instances.checks import hints
 from instances.checks.engine import ConnectionCheck
 from instances.checks.limits import limits
-from instances.checks.report import Report, ServerFacts
+from instances.checks.report import Certificate, Report, ServerFacts
 from instances.checks.session import Session, Target
 from tests.base import ALLOW_LOOPBACK
 from tests.servers import HOSTILE_PASSWORD, ServerInfo, Tarpit
@@ -38,7 +39,7 @@ REPORT_KEYS = {
 
 
 def target(server: ServerInfo, **fields) -> Target:
-    values = {
+    values: dict[str, Any] = {
         "name": f"test-{server.engine}",
         "engine": server.engine,
         "host": server.host,
@@ -54,6 +55,11 @@ def target(server: ServerInfo, **fields) -> Target:
     }
     values.update(fields)
     return Target(**values)
+
+
+def certificate_of(report: Report) -> Certificate:
+    assert report.tls is not None and report.tls.certificate is not None, report.as_dict()
+    return report.tls.certificate
 
 
 def run(t: Target, *, timeout: float = TIMEOUT, deny=ALLOW_LOOPBACK) -> Report:
@@ -103,7 +109,7 @@ def test_it_passes_a_healthy_tls_postgresql(pg_tls):
 def test_it_passes_a_healthy_tls_valkey(redis_tls):
     report = run(target(redis_tls))
     assert report.status == "ok", report.as_dict()
-    assert report.tls is not None and report.tls.certificate.hostname_match
+    assert certificate_of(report).hostname_match
     assert report.server is not None and report.server.max_connections == 256
     assert report.server.version.split()[0] in ("Redis", "Valkey")
 
@@ -164,7 +170,7 @@ def test_it_warns_when_a_valkey_instance_has_tls_off(redis_plain):
 def test_it_fails_a_certificate_for_another_host_with_verify_full(pg_wrong_host):
     report = run(target(pg_wrong_host))
     assert_failed_at(report, "tls", hints.WRONG_HOST)
-    certificate = report.tls.certificate
+    certificate = certificate_of(report)
     assert certificate.hostname_match is False
     assert certificate.chain_valid is True
     assert "db.example.invalid" in step(report, "tls").message
@@ -194,8 +200,8 @@ def test_it_fails_an_expired_certificate(pg_expired):
     report = run(target(pg_expired))
     assert_failed_at(report, "tls", hints.EXPIRED)
     assert "expired" in step(report, "tls").message
-    assert report.tls.certificate.days_left < 0
-    assert report.tls.certificate.chain_valid is False
+    assert certificate_of(report).days_left < 0
+    assert certificate_of(report).chain_valid is False
 
 
 def test_it_warns_about_an_expired_certificate_with_require(pg_expired):
@@ -210,7 +216,7 @@ def test_it_warns_when_the_certificate_expires_within_14_days(make_redis):
     assert report.status == "warn"
     tls_step = next(step for step in report.steps if step.name == "tls")
     assert tls_step.status == "warn"
-    assert report.tls.certificate.days_left in (4, 5)
+    assert certificate_of(report).days_left in (4, 5)
     assert "days" in tls_step.message and tls_step.hint
     assert [step.status for step in report.steps[3:5]] == ["ok", "ok"]
 
@@ -225,8 +231,8 @@ def test_it_fails_a_certificate_from_an_unknown_ca(pg_unknown_ca, test_ca):
     report = run(target(pg_unknown_ca, ca_cert=trusted))
     assert_failed_at(report, "tls", hints.CA_FILE)
     assert "not trusted" in step(report, "tls").message
-    assert report.tls.certificate.chain_valid is False
-    assert report.tls.certificate.hostname_match is True
+    assert certificate_of(report).chain_valid is False
+    assert certificate_of(report).hostname_match is True
 
 
 def test_it_fails_against_public_roots_without_the_instance_ca(pg_tls):

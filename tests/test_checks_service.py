@@ -10,6 +10,7 @@ from django.test import override_settings
 from instances.checks.service import InstanceCheck
 from instances.models import AuditEvent, CheckRun, Instance
 from tests.base import ALLOW_LOOPBACK, BaseTestCase, instance_on
+from tests.test_checks_engine import certificate_of
 
 
 @pytest.mark.servers
@@ -35,7 +36,7 @@ class InstanceCheckTests(BaseTestCase):
         instance.refresh_from_db()
         assert instance.last_check_status == "ok"
         assert instance.last_check_at is not None
-        assert instance.cert_not_after == report.tls.certificate.not_after
+        assert instance.cert_not_after == certificate_of(report).not_after
 
     def test_it_keeps_the_last_known_certificate_expiry_when_tls_was_not_reached(self):
         instance = instance_on(self.pg_server, self.alpha, "live-pg")

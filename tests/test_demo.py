@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -11,14 +12,23 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from instances.devservers import binaries, demo
-from instances.devservers.readiness import pid_alive
+from demo import stack
+from demo.servers import binaries
+from demo.servers.readiness import pid_alive
 from instances.models import Instance, Team
 from tests.base import ALLOW_LOOPBACK, BaseTestCase
-from tests.servers import require_binary
+from tests.servers import free_port, require_binary, unavailable
 from tests.test_checks_commands import run_command
 
 DEMO_INSTANCES = ["demo-postgres", "demo-valkey", "demo-wrong-password"]
+
+
+@pytest.fixture(autouse=True)
+def _own_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Free ports instead of the demo's fixed 55432 and 56379, which a `make run` or another
+    test run on this machine may hold or grab between our check and the server's bind."""
+    ports = {stack.POSTGRESQL: free_port(), stack.VALKEY: free_port()}
+    monkeypatch.setattr(stack, "PREFERRED_PORTS", ports)
 
 
 @pytest.fixture
@@ -32,19 +42,35 @@ def demo_root() -> Iterator[Path]:
         yield root
     finally:
         try:
-            demo.stop_all(root)
+            stack.stop_all(root)
         finally:
             shutil.rmtree(parent, ignore_errors=True)
 
 
+@pytest.fixture
+def closed_root() -> Iterator[Path]:
+    """The demo data dir of a clone in a fresh ``mktemp -d`` folder (mode 0700, like root's
+    home folder): the postgres account cannot enter it. Everything removed afterwards."""
+    parent = Path(tempfile.mkdtemp(prefix="zektor-clone-"))
+    root = parent / "clone" / ".data" / "demo"
+    try:
+        yield root
+    finally:
+        try:
+            stack.remove_all(root)
+        finally:
+            shutil.rmtree(parent, ignore_errors=True)
+
+
+def require_demo_binaries() -> None:
+    for name, *alternatives in (["pg_ctl"], ["initdb"], ["valkey-server", "redis-server"]):
+        require_binary(name, *alternatives)
+
+
 @pytest.mark.servers
 @override_settings(DEBUG=True, ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK, ZEKTOR_CHECK_TIMEOUT=5.0)
-class DemoServerTests(BaseTestCase):
-    @pytest.fixture(autouse=True)
-    def _demo_root(self, demo_root: Path) -> None:
-        for name, *alternatives in (["pg_ctl"], ["initdb"], ["valkey-server", "redis-server"]):
-            require_binary(name, *alternatives)
-        self.root = demo_root
+class DemoTestCase(BaseTestCase):
+    root: Path
 
     def load_demo(self, *args: str) -> str:
         out, err, code = run_command("load_demo", "--data-dir", str(self.root), *args)
@@ -62,6 +88,13 @@ class DemoServerTests(BaseTestCase):
         assert report["status"] == "ok", report
         assert report["tls"]["certificate"]["hostname_match"] is True
         return report
+
+
+class DemoServerTests(DemoTestCase):
+    @pytest.fixture(autouse=True)
+    def _demo_root(self, demo_root: Path) -> None:
+        require_demo_binaries()
+        self.root = demo_root
 
     def state(self) -> dict:
         return json.loads((self.root / "state.json").read_text())
@@ -138,6 +171,52 @@ class DemoServerTests(BaseTestCase):
 
     def passwords(self) -> dict[str, str]:
         return {i.name: i.password for i in Instance.objects.filter(name__in=DEMO_INSTANCES)}
+
+
+class DemoInClosedFolderTests(DemoTestCase):
+    """``make run`` from a clone the postgres account cannot enter, as CI (root) runs it."""
+
+    @pytest.fixture(autouse=True)
+    def _closed_root(self, closed_root: Path) -> None:
+        require_demo_binaries()
+        self.root = closed_root
+
+    def test_it_starts_both_servers_from_a_folder_closed_to_other_users(self):
+        out = self.load_demo()
+        self.assert_ok("demo-postgres")
+        self.assert_ok("demo-valkey")
+        home = stack.postgres_home(self.root)
+        if os.geteuid() == 0:  # PostgreSQL runs as 'postgres', which cannot enter the clone
+            assert (self.root / "postgres").is_symlink()
+            assert home.parent.parent == stack.SHARED_PARENT
+            assert f"its data is in {home}" in out
+        else:  # PostgreSQL runs as ourselves, in the clone
+            assert home == self.root / "postgres"
+        assert "already running" in self.load_demo()
+        self.load_demo("--stop")
+        self.load_demo()  # restarts from the same shared home
+        self.assert_ok("demo-postgres")
+        assert stack.postgres_home(self.root) == home
+        assert "demo data removed" in self.load_demo("--remove")
+        assert not home.exists() and not self.root.exists()
+
+    def test_it_says_what_happened_when_postgres_still_cannot_start(self):
+        if os.geteuid() != 0:
+            unavailable("only root runs PostgreSQL as another account")
+        closed = Path(tempfile.mkdtemp(prefix="zektor-closed-"))  # mode 0700
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(stack, "SHARED_PARENT", closed)
+                _, err, code = run_command("load_demo", "--data-dir", str(self.root))
+        finally:
+            shutil.rmtree(closed, ignore_errors=True)
+        assert code == 0
+        [line] = [line for line in err.splitlines() if "did not start" in line]
+        assert line.startswith("Demo PostgreSQL server did not start: the 'postgres' account")
+        assert f"can enter neither {self.root}" in line
+        assert "Clone the repository where that account can enter" in line
+        assert "Traceback" not in err
+        self.assert_ok("demo-valkey")
 
 
 @override_settings(DEBUG=True)

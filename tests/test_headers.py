@@ -318,6 +318,6 @@ class SharedRateLimitTests(BaseTestCase):
         for n in range(limit):
             response = servers[n % 2].post("/instances/local-pg/test")
             self.assertEqual(response.status_code, 200, n)
-            b"".join(response.streaming_content)
+            response.getvalue()  # runs the streamed check to its end
         self.assertEqual(servers[0].post("/instances/local-pg/test").status_code, 429)
         self.assertEqual(servers[1].post("/instances/local-pg/test").status_code, 429)

@@ -190,6 +190,7 @@ class ValkeyRotationTests(RotationTestCase):
         instance = instance_on(server, self.alpha, "rot-cache")
         rotation = machine.advance(machine.start(instance, grace_seconds=3600))
         self.assertEqual(rotation.state, RotationState.GRACE)
+        assert rotation.grace_until is not None
         self.assertGreater(rotation.grace_until, timezone.now() + timedelta(minutes=59))
         instance.refresh_from_db()
         new = instance.password

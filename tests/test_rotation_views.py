@@ -97,7 +97,7 @@ class RotationFlowTests(BaseTestCase):
         response = self.client.post(reverse("rotation-start", args=["ui-pg"]))
         rotation = instance.rotations.get()
         self.assertRedirects(response, reverse("rotation-detail", args=["ui-pg", rotation.uid]))
-        detail = self.client.get(response.url)
+        detail = self.client.get(response["Location"])
         for action in ("rotation_applied", "rotation_verified", "rotation_promoted"):
             self.assertContains(detail, action)
         instance.refresh_from_db()
@@ -125,7 +125,7 @@ class RotationFlowTests(BaseTestCase):
         )
         rotation = instance.rotations.get()
         self.assertEqual(rotation.state, RotationState.GRACE)
-        detail = self.client.get(response.url)
+        detail = self.client.get(response["Location"])
         self.assertContains(detail, reverse("rotation-finish", args=["ui-cache", rotation.uid]))
         self.assertTrue(logs_in(server, HOSTILE_PASSWORD))
         self.client.post(reverse("rotation-finish", args=["ui-cache", rotation.uid]))

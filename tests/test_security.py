@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
 from django.urls import path
 from django.utils.html import escape
@@ -122,6 +122,8 @@ def password_forms(password: str) -> set[str]:
 
 
 class SecurityTestCase(BaseTestCase):
+    rotation: Rotation
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -233,7 +235,7 @@ class NoPasswordLeakTests(SecurityTestCase):
             self.assert_no_password(json.dumps(event.detail), f"audit event {event.action}")
 
 
-def _boom(request: HttpRequest) -> None:
+def _boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("kaboom: internal detail /etc/zektor")
 
 

@@ -200,4 +200,4 @@ def test_it_highlights_masked_snippets_to_exactly_their_text():
             assert text_of(panel.code_html) == snippet.code, snippet.id
             assert '<span class="' in panel.code_html or snippet.language == "text"
             if snippet.resilience:
-                assert text_of(panel.resilience_html) == snippet.resilience, snippet.id
+                assert text_of(panel.resilience_html or "") == snippet.resilience, snippet.id

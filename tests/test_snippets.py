@@ -147,7 +147,7 @@ class SnippetsTests(BaseTestCase):
 
     def test_it_sizes_pools_from_the_tier(self):
         pool_size = self.pg.limits.pool_size
-        resilience = {s.id: s.resilience for s in build_snippets(self.pg)}
+        resilience = {s.id: s.resilience or "" for s in build_snippets(self.pg)}
         self.assertIn(f"max: {pool_size},", codes(self.pg)["node-pg"])
         self.assertIn(f'"max_size": {pool_size}', resilience["django"])
         self.assertIn(f"connection_limit={pool_size}", resilience["prisma"])

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import overload
 
 DEFAULT_DENY_NETWORKS = (
     "127.0.0.0/8,::1/128,0.0.0.0/8,169.254.0.0/16,fe80::/10,224.0.0.0/4,ff00::/8"
@@ -25,9 +27,15 @@ class ConfigError(Exception):
 
 
 class Env:
+    # The readers are named after the types they return: past ``str`` and ``list`` below,
+    # annotations name the builtins as ``builtins.str`` and ``builtins.list``.
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
 
+    @overload
+    def str(self, name: str, default: str) -> str: ...
+    @overload
+    def str(self, name: str, default: None = None) -> str | None: ...
     def str(self, name: str, default: str | None = None) -> str | None:
         """The raw value; for NAME also reads NAME_FILE (a path whose content is the value)."""
         file_name = f"{name}_FILE"
@@ -44,13 +52,13 @@ class Env:
             return default
         return value.strip()
 
-    def required(self, name: str, why: str) -> str:
+    def required(self, name: builtins.str, why: builtins.str) -> builtins.str:
         value = self.str(name)
         if value is None:
             raise ConfigError(f"{name} is required {why}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: bool) -> bool:
         value = self.str(name)
         if value is None:
             return default
@@ -61,7 +69,7 @@ class Env:
             return False
         raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
-    def float(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
+    def float(self, name: builtins.str, default: float, *, minimum: float, maximum: float) -> float:
         value = self.str(name)
         if value is None:
             return default
@@ -73,11 +81,11 @@ class Env:
             raise ConfigError(f"{name}: must be between {minimum:g} and {maximum:g}, got {value}")
         return number
 
-    def list(self, name: str, default: str) -> list[str]:
+    def list(self, name: builtins.str, default: builtins.str) -> builtins.list[builtins.str]:
         value = self.str(name, default) or ""
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def networks(self, name: str, default: str) -> list[IPNetwork]:
+    def networks(self, name: builtins.str, default: builtins.str) -> builtins.list[IPNetwork]:
         networks = []
         for item in self.list(name, default):
             try:
@@ -86,7 +94,7 @@ class Env:
                 raise ConfigError(f"{name}: {item!r} is not a CIDR network") from None
         return networks
 
-    def encryption_keys(self, name: str) -> dict[str, bytes]:
+    def encryption_keys(self, name: builtins.str) -> dict[builtins.str, bytes]:
         """Parse ``KEYID:BASE64(32 bytes),...``; insertion order keeps the primary first."""
         keys: dict[str, bytes] = {}
         for entry in self.list(name, ""):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -24,8 +25,11 @@ def _load(env: Env) -> dict:
     elif debug:
         secret_key = env.str("ZEKTOR_SECRET_KEY", "zektor-insecure-development-key")
         keys_raw = env.str("ZEKTOR_ENCRYPTION_KEYS") is not None
-        keys = env.encryption_keys("ZEKTOR_ENCRYPTION_KEYS") if keys_raw else None
-        keys = keys or development_encryption_keys(DATA_DIR)
+        keys = (
+            env.encryption_keys("ZEKTOR_ENCRYPTION_KEYS")
+            if keys_raw
+            else development_encryption_keys(DATA_DIR)
+        )
     else:
         secret_key = env.required("ZEKTOR_SECRET_KEY", why)
         if len(secret_key) < 32:
@@ -89,6 +93,10 @@ INSTALLED_APPS = [
     "axes",
     "instances",
 ]
+# The demo servers and load_demo (development only) are not in the production image:
+# installed only in development mode, and only where the code exists.
+if DEBUG and importlib.util.find_spec("demo") is not None:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -207,7 +215,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT: Path | None = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

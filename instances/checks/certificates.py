@@ -11,7 +11,9 @@ from cryptography.x509.oid import NameOID
 from instances.checks.report import Certificate
 
 
-def load(der: bytes) -> x509.Certificate:
+def load(der: bytes | None) -> x509.Certificate:
+    if der is None:  # ssl gives None when the server sent no certificate
+        raise ValueError("the server sent no certificate")
     return x509.load_der_x509_certificate(der)
 
 
@@ -20,7 +22,8 @@ def names(cert: x509.Certificate) -> list[str]:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
-        return [attr.value for attr in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return [str(attr.value) for attr in common_names]  # always str for this OID
     return san.get_values_for_type(x509.DNSName) + [
         str(ip) for ip in san.get_values_for_type(x509.IPAddress)
     ]

@@ -118,7 +118,7 @@ class ConnectionCheck:
             name,
             outcome.status,
             duration_ms,
-            self._redact(outcome.message),
+            self._redact(outcome.message) or "",
             self._redact(outcome.hint),
         )
 

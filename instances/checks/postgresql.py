@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import psycopg
 
@@ -33,10 +34,10 @@ _LOGIN_ERRORS = (
 )
 
 
-def conninfo_params(target: Target, address: str, ca_file: str | None) -> dict[str, object]:
+def conninfo_params(target: Target, address: str, ca_file: str | None) -> dict[str, Any]:
     """psycopg.connect() keywords: the name for SNI and certificate checks, the vetted address
     to connect to, and the instance's sslmode."""
-    params: dict[str, object] = {
+    params: dict[str, Any] = {
         "host": target.host,
         "hostaddr": address,
         "port": target.port,
@@ -89,7 +90,7 @@ def auth(session: Session) -> Outcome:
     return Outcome.ok(f"Logged in as {target.username} to database {target.database}.")
 
 
-def _server_message(exc: psycopg.OperationalError) -> str:
+def _server_message(exc: psycopg.Error) -> str:
     text = str(exc)
     _, _, fatal = text.partition("FATAL:")
     return (fatal or text).strip().splitlines()[0] if text else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -93,7 +93,7 @@ class InstanceCheck:
     def report(self) -> Report:
         return self.check.report
 
-    def steps(self) -> Iterator[Step]:
+    def steps(self) -> Generator[Step, None, None]:
         steps = self.check.run()
         try:
             # Not ``yield from``: closing this generator must not close ``steps``.

@@ -97,7 +97,9 @@ def _version(info: dict) -> str:
 
 
 def _int(value: object) -> int | None:
+    if not isinstance(value, str | bytes | int | float):
+        return None
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     except (TypeError, ValueError):
         return None

@@ -255,7 +255,8 @@ class Machine:
         )
 
     def _end_grace(self, finish_now: bool) -> bool:
-        if not finish_now and timezone.now() < self.rotation.grace_until:
+        until = self.rotation.grace_until  # set on entering GRACE; unknown: keep the old one
+        if not finish_now and (until is None or timezone.now() < until):
             return False
         return self._revoke_old()
 

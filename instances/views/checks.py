@@ -61,6 +61,7 @@ def display_steps(result: dict | None) -> list[dict]:
 
 
 def _user_and_instance(group: str, request: HttpRequest) -> str:
+    assert request.resolver_match is not None, "a rate limit key of a routed view"
     return f"{request.user.pk}:{request.resolver_match.kwargs['name']}"
 
 
@@ -86,7 +87,7 @@ def instance_test(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_test(request: HttpRequest, name: str) -> HttpResponse:
+def run_test(request: HttpRequest, name: str) -> HttpResponse | StreamingHttpResponse:
     instance, _ = get_instance_for(request.user, name, Role.MEMBER)
     if is_ratelimited(
         request, group=TEST_RATE_GROUP, key=_user_and_instance, rate=TEST_RATE, increment=True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
@@ -75,7 +76,7 @@ def pick_snippet(snippets: list[Snippet], chosen: Snippet | None) -> list[Snippe
 
 
 def render_onboarding(
-    request: HttpRequest, team: Team, membership: Membership, *, errors: list[str] = ()
+    request: HttpRequest, team: Team, membership: Membership, *, errors: Sequence[str] = ()
 ) -> HttpResponse:
     instances = list(team.instances.order_by("name"))
     problems = {i.pk: problem for i in instances if (problem := snippet_problem(i))}

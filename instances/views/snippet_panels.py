@@ -131,7 +131,7 @@ def _template(code: str, language: str) -> _Template | None:
 def _fill(template: _Template | None, code: str, language: str) -> SafeString:
     """`code` highlighted: the template's HTML with `code`'s values in place of the markers."""
     values = _values(template.code_parts[0::2], code) if template else None
-    if values is None:
+    if template is None or values is None:
         return highlight(code, language)
     pieces = [template.html_parts[0]]
     for value, html_literal in zip(values, template.html_parts[2::2], strict=True):

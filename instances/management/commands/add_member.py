@@ -31,7 +31,7 @@ class Command(BaseCommand):
             before = memberships_of(team_obj)
             user = User.objects.filter(username=username).first()
             user_created = user is None
-            if user_created:
+            if user is None:
                 user = User(username=username)
             if password is not None:
                 self.validate(password, user)
@@ -39,9 +39,9 @@ class Command(BaseCommand):
             elif user_created:
                 user.set_unusable_password()
             user.save()
-            membership, _ = Membership.objects.update_or_create(
+            membership = Membership.objects.update_or_create(
                 user=user, team=team_obj, defaults={"role": role}
-            )
+            )[0]
             record_membership_changes(
                 team_obj, before, memberships_of(team_obj), actor_name=command_actor("add_member")
             )

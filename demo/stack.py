@@ -7,6 +7,10 @@ started them. Everything lives under one directory (``.data/demo`` by default):
     postgres/            tls/, data/, sock/, postgres.log (owned by ``postgres`` when root)
     valkey/              tls/, data/, redis.conf, users.acl (SHA-256 only), redis.pid, redis.log
 
+Run as root, PostgreSQL runs as the ``postgres`` account, which cannot enter a clone in
+root's home folder or in a ``mktemp -d`` folder: then ``postgres`` is a link to a
+directory of its own under ``/var/tmp`` (``SHARED_PARENT``), removed by ``remove_all``.
+
 Starting is idempotent: a running server is reused, a stopped one restarts from its data
 directory on its recorded port (or a free one if that port got taken). Passwords are
 never stored here: the caller passes them in and the servers keep only verifiers.
@@ -15,12 +19,14 @@ never stored here: the caller passes them in and the servers keep only verifiers
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -29,13 +35,17 @@ from pathlib import Path
 import psycopg
 import redis
 import trustme
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from instances.devservers.binaries import pg_bindir, require
-from instances.devservers.files import tail, write_file
-from instances.devservers.ports import free_port, port_free
-from instances.devservers.postgres import (
+from demo.servers.binaries import pg_bindir, require
+from demo.servers.files import tail, write_file
+from demo.servers.ports import free_port, port_free
+from demo.servers.postgres import (
     chown_tree,
     init_cluster,
+    pg_account,
+    pg_can_enter,
     pg_hba,
     pg_settings,
     pg_superuser_dsn,
@@ -43,9 +53,9 @@ from instances.devservers.postgres import (
     set_pg_password,
     write_pg_conf,
 )
-from instances.devservers.readiness import ServerStartError, pid_alive, wait_ready
-from instances.devservers.tls import LOCALHOST, TlsFiles, ca_pem, write_tls
-from instances.devservers.valkey import acl_line, probe_redis, redis_conf
+from demo.servers.readiness import ServerStartError, pid_alive, wait_ready
+from demo.servers.tls import LOCALHOST, TlsFiles, ca_pem, write_tls
+from demo.servers.valkey import acl_line, probe_redis, redis_conf
 from instances.tiers import limits_for
 
 POSTGRESQL, VALKEY = "postgresql", "valkey"
@@ -59,6 +69,9 @@ START_TIMEOUT = 30
 CERT_DAYS = 3650
 ORGANIZATION = "Zektor Demo"
 STOP_TIMEOUT = 10.0
+# Where the demo PostgreSQL lives when its account cannot enter the demo directory.
+SHARED_PARENT = Path("/var/tmp")  # noqa: S108 - a directory of our own is made in it, checked
+SHARED_PREFIX = "zektor-demo-"
 _BOOTSTRAP_SQL = (
     f"CREATE ROLE {PG_USER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE\n"
     f"CREATE DATABASE {PG_DATABASE} OWNER {PG_USER}\n"
@@ -129,7 +142,7 @@ def _tls_files(base: Path) -> TlsFiles:
 
 def ensure_postgres(root: Path, ca: trustme.CA, password: str) -> DemoServer:
     """Create, start or reuse the demo PostgreSQL, and give ``shop`` this password."""
-    base = root / "postgres"
+    base = _place_postgres(root)
     data, sock = base / "data", base / "sock"
     if not (data / "PG_VERSION").exists():
         _create_postgres(base, ca)
@@ -167,6 +180,68 @@ def _create_postgres(base: Path, ca: trustme.CA) -> None:
         raise
 
 
+def postgres_home(root: Path) -> Path:
+    """Where the demo PostgreSQL lives: ``root/postgres`` or the directory it links to."""
+    link = root / "postgres"
+    return Path(os.readlink(link)) if link.is_symlink() else link
+
+
+def _place_postgres(root: Path) -> Path:
+    """``postgres_home``, choosing it on first use: ``root/postgres`` when the PostgreSQL
+    account can enter ``root`` (or already runs there), else a directory of its own under
+    ``SHARED_PARENT``, linked from ``root/postgres``."""
+    pg_bindir()  # without PostgreSQL installed, say that first
+    link = root / "postgres"
+    if link.is_symlink():
+        if postgres_home(root).parent.is_dir():
+            return postgres_home(root)
+        link.unlink()  # its directory went away (a cleaned /var/tmp): start afresh
+    if pg_can_enter(root) or _postmaster(link / "data") is not None:
+        return link
+    shutil.rmtree(link, ignore_errors=True)  # a cluster its account can no longer reach
+    return _shared_postgres(root)
+
+
+def _shared_postgres(root: Path) -> Path:
+    """A new home for the demo PostgreSQL of ``root`` under ``SHARED_PARENT``."""
+    link = root / "postgres"
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    parent = _own_directory(SHARED_PARENT / f"{SHARED_PREFIX}{digest}")
+    if not pg_can_enter(parent):
+        account = pg_account()
+        who = account.pw_name if account else "PostgreSQL"
+        raise ServerStartError(
+            f"the {who!r} account, which runs PostgreSQL, can enter neither {root} (a directory "
+            f"above it is closed to other users) nor {parent}. Clone the repository where that "
+            "account can enter (e.g. under /srv or /opt), or run make run as a non-root user."
+        )
+    base = parent / "postgres"
+    _remove_postgres(base)  # left by an earlier demo directory at the same path
+    link.symlink_to(base, target_is_directory=True)
+    return base
+
+
+def _own_directory(path: Path) -> Path:
+    """``path`` as a directory that we own and only we may write (0755), made if missing:
+    in a world-writable parent someone else may have made it first."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o755)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise ServerStartError(
+            f"{path} is not a directory of this user that only it may write; remove it "
+            "and run make run again"
+        )
+    path.chmod(0o755)
+    return path
+
+
+def _remove_postgres(base: Path) -> None:
+    if _postmaster(base / "data") is not None:
+        _pg_ctl(base, "stop", "-m", "fast", "-w", "-t", str(int(STOP_TIMEOUT)))
+    shutil.rmtree(base, ignore_errors=True)
+
+
 def _postmaster(data: Path) -> tuple[int, int] | None:
     """(pid, port) of the running postmaster, from postmaster.pid; None when not running."""
     try:
@@ -189,7 +264,7 @@ def _pg_ctl(base: Path, action: str, *args: str) -> None:
 
 def stop_postgres(root: Path) -> int | None:
     """Fast shutdown; the pid it had, or None when it was not running."""
-    base = root / "postgres"
+    base = postgres_home(root)
     running = _postmaster(base / "data")
     if running is None:
         return None
@@ -275,13 +350,14 @@ def _valkey_port(base: Path, password: str) -> int | None:
         username=VALKEY_USER,
         password=password,
         socket_timeout=2,
-        retry=None,
+        retry=Retry(NoBackoff(), 0),
     )
     try:
         with client:
-            return int(client.config_get("tls-port")["tls-port"])
+            port = client.config_get("tls-port").get("tls-port")
     except redis.RedisError:
         return None
+    return int(port) if port else None
 
 
 def stop_valkey(root: Path) -> int | None:
@@ -302,3 +378,13 @@ def stop_valkey(root: Path) -> int | None:
 def stop_all(root: Path) -> dict[str, int | None]:
     """Stop both demo servers; engine -> pid stopped (None: was not running)."""
     return {POSTGRESQL: stop_postgres(root), VALKEY: stop_valkey(root)}
+
+
+def remove_all(root: Path) -> dict[str, int | None]:
+    """Stop both demo servers and delete their data, wherever it lives (``make clean``)."""
+    stopped = stop_all(root)
+    home = postgres_home(root)
+    if home.parent != root and home.parent.name.startswith(SHARED_PREFIX):
+        shutil.rmtree(home.parent, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
+    return stopped

@@ -11,11 +11,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from instances.devservers.binaries import ServerUnavailable, pg_bindir
-from instances.devservers.files import write_file
-from instances.devservers.ports import LOOPBACK
-from instances.devservers.readiness import ServerStartError
-from instances.devservers.tls import TlsFiles
+from demo.servers.binaries import ServerUnavailable, pg_bindir, require
+from demo.servers.files import write_file
+from demo.servers.ports import LOOPBACK
+from demo.servers.readiness import ServerStartError
+from demo.servers.tls import TlsFiles
 
 PG_SUPERUSER = "postgres"
 PG_OS_USER = "postgres"
@@ -51,6 +51,20 @@ def as_pg_account(cwd: Path) -> dict[str, Any]:
     if account is not None:
         kwargs.update(user=account.pw_uid, group=account.pw_gid, extra_groups=[])
     return kwargs
+
+
+def pg_can_enter(path: Path) -> bool:
+    """True when ``pg_account()`` may enter ``path``: search permission on it and on every
+    directory above it (root's home and ``mktemp -d`` folders are closed to others)."""
+    if pg_account() is None:
+        return True  # PostgreSQL runs as ourselves
+    result = subprocess.run(  # noqa: S603 - fixed argv, the path is one argument
+        [require("test"), "-x", str(path)],
+        capture_output=True,
+        check=False,
+        **as_pg_account(Path("/")),
+    )
+    return result.returncode == 0
 
 
 def chown_tree(path: Path) -> None:

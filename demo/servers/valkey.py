@@ -6,9 +6,11 @@ import hashlib
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from instances.devservers.ports import LOOPBACK
-from instances.devservers.tls import TlsFiles
+from demo.servers.ports import LOOPBACK
+from demo.servers.tls import TlsFiles
 
 
 def acl_line(user: str, password: str) -> str:
@@ -64,7 +66,7 @@ def probe_redis(sock: Path, username: str, password: str) -> None:
         username=username,
         password=password,
         socket_timeout=2,
-        retry=None,
+        retry=Retry(NoBackoff(), 0),
     )
     with client:
         client.ping()

@@ -9,8 +9,8 @@ from typing import Any
 
 import trustme
 
-from instances.devservers.files import write_file
-from instances.devservers.ports import LOOPBACK
+from demo.servers.files import write_file
+from demo.servers.ports import LOOPBACK
 
 LOCALHOST = "localhost"
 

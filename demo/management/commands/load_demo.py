@@ -6,38 +6,38 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from demo import stack
+from demo.servers.binaries import ServerUnavailable
+from demo.servers.readiness import ServerStartError
+from demo.servers.tls import LOCALHOST, ca_pem
 from instances.crypto import DecryptionError
-from instances.devservers import demo
-from instances.devservers.binaries import ServerUnavailable
-from instances.devservers.readiness import ServerStartError
-from instances.devservers.tls import LOCALHOST, ca_pem
 from instances.models import Engine, Instance, Membership, Role, SslMode, Team
 
 DEMO_TEAM = "Demo"
 DEMO_USERS = {"demo": Role.ADMIN, "demo-viewer": Role.VIEWER}
 DEMO_PASSWORD = "zektor-demo"
 WRONG_PASSWORD = "not-the-demo-password"
-ENGINE_NAMES = {demo.POSTGRESQL: "PostgreSQL", demo.VALKEY: "Valkey"}
-SERVED_BY = {"demo-postgres": demo.POSTGRESQL, "demo-valkey": demo.VALKEY}
+ENGINE_NAMES = {stack.POSTGRESQL: "PostgreSQL", stack.VALKEY: "Valkey"}
+SERVED_BY = {"demo-postgres": stack.POSTGRESQL, "demo-valkey": stack.VALKEY}
 
 
 def demo_instances(ports: dict[str, int], ca: str) -> list[dict]:
     postgres = {
         "engine": Engine.POSTGRESQL,
-        "tier": demo.DEMO_TIER,
+        "tier": stack.DEMO_TIER,
         "host": LOCALHOST,
-        "port": ports[demo.POSTGRESQL],
-        "username": demo.PG_USER,
-        "database": demo.PG_DATABASE,
+        "port": ports[stack.POSTGRESQL],
+        "username": stack.PG_USER,
+        "database": stack.PG_DATABASE,
         "sslmode": SslMode.VERIFY_FULL,
         "ca_cert": ca,
     }
     valkey = {
         "engine": Engine.VALKEY,
-        "tier": demo.DEMO_TIER,
+        "tier": stack.DEMO_TIER,
         "host": LOCALHOST,
-        "port": ports[demo.VALKEY],
-        "username": demo.VALKEY_USER,
+        "port": ports[stack.VALKEY],
+        "username": stack.VALKEY_USER,
         "tls": True,
         "ca_cert": ca,
     }
@@ -51,7 +51,8 @@ def demo_instances(ports: dict[str, int], ca: str) -> list[dict]:
 class Command(BaseCommand):
     help = (
         "Start the local demo servers (TLS PostgreSQL and Valkey, demo CA), load demo users "
-        "and instances, and print how to sign in. Development only; --stop stops the servers."
+        "and instances, and print how to sign in. Development only; --stop stops the servers, "
+        "--remove also deletes their data."
     )
 
     def add_arguments(self, parser) -> None:
@@ -60,15 +61,20 @@ class Command(BaseCommand):
             "--data-dir", type=Path, help="where the demo servers live (default: .data/demo)"
         )
         parser.add_argument("--stop", action="store_true", help="stop the demo servers and exit")
+        parser.add_argument(
+            "--remove", action="store_true", help="stop the demo servers, delete their data, exit"
+        )
 
-    def handle(self, *args, url: str, data_dir: Path | None, stop: bool, **options) -> None:
+    def handle(
+        self, *args, url: str, data_dir: Path | None, stop: bool, remove: bool, **options
+    ) -> None:
         if not settings.DEBUG:
             raise CommandError("load_demo only runs with ZEKTOR_DEBUG=true", returncode=2)
         root = data_dir or Path(settings.DATA_DIR) / "demo"
-        if stop:
-            self.stop_servers(root)
+        if stop or remove:
+            self.stop_servers(root, remove)
             return
-        ca = demo.demo_ca(root)
+        ca = stack.demo_ca(root)
         passwords = {name: self.password_of(name) for name in SERVED_BY}
         passwords["demo-wrong-password"] = WRONG_PASSWORD
         self.stdout.write(f"Demo servers (data in {root}; stop them with: make stop-demo)")
@@ -96,32 +102,40 @@ class Command(BaseCommand):
                 return instance.password
             except DecryptionError:
                 pass
-        return demo.new_password()
+        return stack.new_password()
 
     def start_server(self, root: Path, ca: trustme.CA, engine: str, password: str) -> int:
         """Start (or reuse) one demo server and return its port; on failure say why in one
         line and return the port it would have, so the demo data still loads."""
-        ensure = demo.ensure_postgres if engine == demo.POSTGRESQL else demo.ensure_valkey
+        ensure = stack.ensure_postgres if engine == stack.POSTGRESQL else stack.ensure_valkey
         name = ENGINE_NAMES[engine]
         try:
             server = ensure(root, ca, password)
         except ServerUnavailable as exc:
             self.stderr.write(f"Demo {name} server skipped: {exc}. Its demo instance stays.")
-            return demo.recorded_port(root, engine)
+            return stack.recorded_port(root, engine)
         except ServerStartError as exc:
             self.stderr.write(f"Demo {name} server did not start: {exc}")
-            return demo.recorded_port(root, engine)
+            return stack.recorded_port(root, engine)
         state = "already running" if server.reused else "started"
         self.stdout.write(
             f"  {name} on {LOCALHOST}:{server.port} (TLS, demo CA): {state}, pid {server.pid}"
         )
+        home = stack.postgres_home(root)
+        if engine == stack.POSTGRESQL and not home.is_relative_to(root):
+            self.stdout.write(
+                f"    its data is in {home}: the account PostgreSQL runs as cannot enter {root}"
+            )
         return server.port
 
-    def stop_servers(self, root: Path) -> None:
-        for engine, pid in demo.stop_all(root).items():
+    def stop_servers(self, root: Path, remove: bool) -> None:
+        stopped = stack.remove_all(root) if remove else stack.stop_all(root)
+        for engine, pid in stopped.items():
             name = ENGINE_NAMES[engine]
             said = f"stopped (pid {pid})" if pid else "was not running"
             self.stdout.write(f"demo {name} server {said}")
+        if remove:
+            self.stdout.write(f"demo data removed ({root})")
 
     def load_users(self, team: Team) -> None:
         User = get_user_model()
