@@ -7,8 +7,8 @@ from typing import Any
 
 from django import forms
 
-from instances.crypto import DecryptionError
 from instances.models import Instance
+from instances.secrets import Purpose, SecretUnavailable, open_password
 from instances.validation import validate_password_text
 
 # Where the stored password is sent: changing any of these needs the password typed again.
@@ -45,6 +45,7 @@ class InstanceForm(forms.ModelForm):
             "sslmode",
             "tls",
             "ca_cert",
+            "allow_md5",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -76,7 +77,7 @@ class InstanceForm(forms.ModelForm):
         whether it did."""
         typed = self.cleaned_data.get("new_password")
         if typed and not self._stores(typed):
-            self.instance.password = typed
+            self.instance.set_password(typed)
             self.password_changed = True
         return super().save(commit=commit)
 
@@ -84,6 +85,6 @@ class InstanceForm(forms.ModelForm):
         if self.instance.pk is None or not self.instance.password_sealed:
             return False
         try:
-            return self.instance.password == password
-        except DecryptionError:
-            return False
+            return open_password(self.instance, Purpose.FORM) == password
+        except SecretUnavailable:
+            return False  # replaced by the typed password

@@ -9,6 +9,7 @@ import trustme
 from django.contrib.auth.models import User
 from django.test import TestCase
 
+from instances.engines import engine_for
 from instances.models import Engine, Instance, Membership, Role, Team
 from tests.servers import ServerInfo
 
@@ -73,17 +74,24 @@ def instance_on(server: ServerInfo, team: Team, name: str, **fields) -> Instance
 def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fields) -> Instance:
     defaults: dict[str, Any] = {
         "host": f"{name}.db.zektor.example",
-        "port": 5432 if engine == Engine.POSTGRESQL else 6379,
-        "username": "app" if engine == Engine.POSTGRESQL else "default",
-        "database": "app" if engine == Engine.POSTGRESQL else "",
+        "port": engine_for(engine).default_port,
+        "username": engine_for(engine).default_username or "app",
+        "database": "app" if engine_for(engine).has_database else "",
         "tier": "standard",
     }
     defaults.update(fields)
     password = defaults.pop("password", TEST_PASSWORD)
     instance = Instance(team=team, name=name, engine=engine, **defaults)
-    instance.password = password
+    instance.set_password(password)
     instance.save()
     return instance
+
+
+def stored_password(instance: Instance) -> str:
+    """The password the portal stores for ``instance`` now (read fresh from the database
+    when the instance is saved)."""
+    fresh = Instance.objects.get(pk=instance.pk) if instance.pk else instance
+    return fresh.unseal("password_sealed")
 
 
 class BaseTestCase(TestCase):

@@ -174,7 +174,7 @@ class CommandAuditTests(BaseTestCase):
         call_command("snippets", "alpha-pg", "--json", stdout=out)
         self.assertIn(json.dumps(TEST_PASSWORD, ensure_ascii=False)[1:-1], out.getvalue())
         event = AuditEvent.objects.get()
-        self.assertEqual((event.action, event.instance), ("reveal", self.pg))
+        self.assertEqual((event.action, event.instance), ("snippets_command", self.pg))
         self.assertEqual(event.actor_name, f"manage.py snippets {OS_USER}")
 
     def test_import_records_changes_of_host_and_team(self):
