@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
+import tempfile
 from ipaddress import ip_network
+from pathlib import Path
 from typing import Any
 
 import trustme
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import TestCase
 
 from instances.engines import engine_for
@@ -34,6 +39,16 @@ IMPORT_RECORD = {
     "database": "orders",
     "sslmode": "verify-full",
 }
+
+
+def import_records(records: list[dict]) -> str:
+    """Runs import_instances on a JSON file of ``records``; its output."""
+    out = io.StringIO()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "instances.json"
+        path.write_text(json.dumps(records))
+        call_command("import_instances", str(path), stdout=out, stderr=out)
+    return out.getvalue()
 
 
 def admin_form_data(instance: Instance, **overrides) -> dict:
