@@ -8,7 +8,9 @@ COPY requirements.lock ./
 RUN /venv/bin/pip install --no-cache-dir -r requirements.lock
 COPY manage.py ./
 COPY zektor_portal ./zektor_portal
+COPY accounts ./accounts
 COPY instances ./instances
+COPY alerts ./alerts
 COPY api ./api
 COPY templates ./templates
 COPY static ./static

@@ -51,3 +51,11 @@ def get_team_for(user: Visitor, team_id: int, role: str = Role.VIEWER) -> tuple[
     if not membership.allows(role):
         raise PermissionDenied(f"This needs the {role} role in team {membership.team.name}.")
     return membership.team, membership
+
+
+def admin_team_ids(user: Visitor) -> set[int]:
+    """The teams whose admin pages (audit log, alerts) the user may open."""
+    if isinstance(user, AnonymousUser):
+        return set()
+    admin = Membership.objects.filter(user=user, role=Role.ADMIN)
+    return set(admin.values_list("team_id", flat=True))
