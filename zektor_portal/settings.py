@@ -132,6 +132,7 @@ if DEBUG and importlib.util.find_spec("demo") is not None:
     INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
+    "instances.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -287,6 +288,8 @@ MIDDLEWARE[_after_auth:_after_auth] = [
     "accounts.policy.RequireMFAMiddleware",
 ]
 AUTHENTICATION_BACKENDS += ["allauth.account.auth_backends.AuthenticationBackend"]
+# allauth's own rate limits count per client address: the portal's (ClientAddressMiddleware).
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = "X-Zektor-Client-Address"
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username"}
