@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from ipaddress import ip_network
 from typing import Any
+from unittest import mock
 
 from django.contrib.auth.models import User
 from django.test import TestCase
@@ -48,6 +50,14 @@ def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fiel
     instance.set_password(password)
     instance.save()
     return instance
+
+
+def freeze_rate_windows(testcase: TestCase) -> None:
+    """Hold django-ratelimit's clock at one moment until ``testcase`` ends: its windows are
+    fixed minutes, so a test that crossed a minute boundary would see its count reset."""
+    clock = mock.patch("django_ratelimit.core.time.time", return_value=time.time())
+    clock.start()
+    testcase.addCleanup(clock.stop)
 
 
 def stored_password(instance: Instance) -> str:
