@@ -7,8 +7,9 @@ from ipaddress import ip_network
 from typing import Any
 from unittest import mock
 
+import pytest
 from django.contrib.auth.models import User
-from django.test import TestCase
+from django.test import TestCase, override_settings
 
 from instances.engines import engine_for
 from instances.models import Engine, Instance, Membership, Role, Team
@@ -95,3 +96,17 @@ class BaseTestCase(TestCase):
         user = User.objects.create_user(username, password="password")
         Membership.objects.create(user=user, team=team, role=role)
         return user
+
+
+@pytest.mark.servers
+@override_settings(ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK, ZEKTOR_CHECK_TIMEOUT=3.0)
+class LiveServersTestCase(BaseTestCase):
+    """A base test case whose connection tests may reach the suite's TLS PostgreSQL and
+    Redis on loopback (``pg_server``, ``redis_server``)."""
+
+    pg_server: ServerInfo
+    redis_server: ServerInfo
+
+    @pytest.fixture(autouse=True)
+    def _servers(self, pg_tls: ServerInfo, redis_tls: ServerInfo) -> None:
+        self.pg_server, self.redis_server = pg_tls, redis_tls
