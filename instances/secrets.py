@@ -15,6 +15,7 @@ from django.http import HttpRequest
 
 from instances import audit
 from instances.crypto import DecryptionError, Keyring, key_id_of
+from instances.validation import snippet_problem
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -35,6 +36,7 @@ class Purpose(StrEnum):
     CONNECTION_TEST = "connection_test"
     ROTATION = "rotation"
     IMPORT = "import"
+    FORM = "form"  # an instance form compares a typed password with the stored one
     KEY_ROTATION = "key_rotation"
     DEMO = "demo"
     ALERT_DELIVERY = "alert_delivery"
@@ -59,6 +61,17 @@ class SecretUnavailable(Exception):
     """A stored password could not be decrypted; the message names the instance and the key
     id, never a secret."""
 
+    status = 503  # HTTP: the server lacks the key
+    exit_code = 1  # commands: the thing failed
+
+
+class UnsafeStoredValue(SecretUnavailable):
+    """A stored value no snippet can carry (validation.snippet_problem); the message says
+    which instance and what to fix. Nothing is handed out."""
+
+    status = 409
+    exit_code = 2  # bad input, stored before validation existed
+
 
 def open_password(
     instance: Instance,
@@ -69,7 +82,8 @@ def open_password(
     **detail: Any,
 ) -> str:
     """The plaintext password of ``instance`` for ``purpose``; SecretUnavailable if it
-    cannot be decrypted. Human purposes are audited first (``detail`` goes into the record)."""
+    cannot be decrypted. Human purposes are audited first (``detail`` goes into the record),
+    and refused (UnsafeStoredValue) when no snippet can carry the instance's stored values."""
     try:
         password = instance.unseal("password_sealed")
     except DecryptionError:
@@ -79,6 +93,9 @@ def open_password(
         logger.warning("password of %s not decryptable (key id %r)", instance.name, key_id)
         raise SecretUnavailable(decryption_message(instance.name, key_id)) from None
     if purpose.audited:
+        if problem := snippet_problem(instance, password):
+            _audit(instance, purpose, request, actor, outcome="error", unsafe_value=True, **detail)
+            raise UnsafeStoredValue(problem)
         _audit(instance, purpose, request, actor, **detail)
     return password
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import json
+import tempfile
+import time
 from ipaddress import ip_network
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import pytest
+import trustme
 from django.contrib.auth.models import User
-from django.test import TestCase
+from django.core.management import call_command
+from django.test import TestCase, override_settings
 
 from instances.engines import engine_for
 from instances.models import Engine, Instance, Membership, Role, Team
@@ -17,6 +26,52 @@ from tests.servers import ServerInfo
 ALLOW_LOOPBACK = [ip_network("192.0.2.0/24")]
 
 TEST_PASSWORD = "pa'ss\"w@rd:/?#%$ü"
+# A real CA certificate, for instances whose CA is parsed (validation, /ca.pem).
+CA_PEM = trustme.CA().cert_pem.bytes().decode()
+
+
+# A valid import_instances record of a new instance in a new team.
+IMPORT_RECORD = {
+    "name": "orders-db",
+    "engine": "postgresql",
+    "tier": "pro",
+    "team": "Gamma",
+    "host": "orders.db.zektor.example",
+    "username": "orders",
+    "password": TEST_PASSWORD,
+    "database": "orders",
+    "sslmode": "verify-full",
+}
+
+
+def import_records(records: list[dict]) -> str:
+    """Runs import_instances on a JSON file of ``records``; its output."""
+    out = io.StringIO()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "instances.json"
+        path.write_text(json.dumps(records))
+        call_command("import_instances", str(path), stdout=out, stderr=out)
+    return out.getvalue()
+
+
+def admin_form_data(instance: Instance, **overrides) -> dict:
+    """What Django admin's instance change form posts: the stored values, password blank."""
+    data = {
+        "name": instance.name,
+        "team": instance.team_id,
+        "engine": instance.engine,
+        "tier": instance.tier,
+        "status": instance.status,
+        "host": instance.host,
+        "port": instance.port,
+        "username": instance.username,
+        "new_password": "",
+        "database": instance.database,
+        "sslmode": instance.sslmode,
+        "tls": "on" if instance.tls else "",
+        "ca_cert": instance.ca_cert,
+    }
+    return data | overrides
 
 
 def instance_on(server: ServerInfo, team: Team, name: str, **fields) -> Instance:
@@ -48,6 +103,14 @@ def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fiel
     instance.set_password(password)
     instance.save()
     return instance
+
+
+def freeze_rate_windows(testcase: TestCase) -> None:
+    """Hold django-ratelimit's clock at one moment until ``testcase`` ends: its windows are
+    fixed minutes, so a test that crossed a minute boundary would see its count reset."""
+    clock = mock.patch("django_ratelimit.core.time.time", return_value=time.time())
+    clock.start()
+    testcase.addCleanup(clock.stop)
 
 
 def stored_password(instance: Instance) -> str:
@@ -85,3 +148,17 @@ class BaseTestCase(TestCase):
         user = User.objects.create_user(username, password="password")
         Membership.objects.create(user=user, team=team, role=role)
         return user
+
+
+@pytest.mark.servers
+@override_settings(ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK, ZEKTOR_CHECK_TIMEOUT=3.0)
+class LiveServersTestCase(BaseTestCase):
+    """A base test case whose connection tests may reach the suite's TLS PostgreSQL and
+    Redis on loopback (``pg_server``, ``redis_server``)."""
+
+    pg_server: ServerInfo
+    redis_server: ServerInfo
+
+    @pytest.fixture(autouse=True)
+    def _servers(self, pg_tls: ServerInfo, redis_tls: ServerInfo) -> None:
+        self.pg_server, self.redis_server = pg_tls, redis_tls

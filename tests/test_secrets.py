@@ -4,10 +4,7 @@ page and command that opens one: never a 500, never a traceback, never a secret.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from io import StringIO
-from pathlib import Path
 
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -15,7 +12,7 @@ from django.urls import reverse
 from instances.models import AuditEvent, Instance
 from instances.rotation import machine
 from instances.secrets import Purpose, SecretUnavailable, open_password
-from tests.base import TEST_PASSWORD, BaseTestCase, stored_password
+from tests.base import TEST_PASSWORD, BaseTestCase, import_records, stored_password
 from tests.leaks import leaked_forms, seal_under_missing_key
 
 MESSAGE = "The password of alpha-pg could not be decrypted (stored under key id 'lost7')"
@@ -134,8 +131,5 @@ class UndecryptablePasswordTests(BaseTestCase):
             "database": "app",
             "password": "a readable one",
         }
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "instances.json"
-            path.write_text(json.dumps([record]))
-            call_command("import_instances", str(path), stdout=StringIO(), stderr=StringIO())
+        import_records([record])
         self.assertEqual(stored_password(self.pg), "a readable one")

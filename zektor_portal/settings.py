@@ -67,6 +67,7 @@ def _load(env: Env) -> dict:
         "allow_loopback": env.bool("ZEKTOR_CHECK_ALLOW_LOOPBACK", False),
         # Below gunicorn's 8 threads per worker (Dockerfile), so pages always have threads.
         "check_concurrency": env.int("ZEKTOR_CHECK_CONCURRENCY", 3, minimum=1, maximum=64),
+        "trusted_proxies": env.networks("ZEKTOR_TRUSTED_PROXIES", ""),
         "email": env.email(),
         **_identity(env),
     }
@@ -99,6 +100,8 @@ ZEKTOR_CHECK_DENY_NETWORKS = _config["deny_networks"]
 ZEKTOR_CHECK_ALLOW_LOOPBACK: bool = _config["allow_loopback"]
 ZEKTOR_CHECK_CONCURRENCY: int = _config["check_concurrency"]
 ZEKTOR_REDIS_URL: str | None = _config["redis_url"]
+# Reverse proxies whose X-Forwarded-For is believed (instances/clientaddress.py).
+ZEKTOR_TRUSTED_PROXIES = _config["trusted_proxies"]
 
 # Outgoing mail for alerts (ZEKTOR_EMAIL_URL, ZEKTOR_EMAIL_FROM); off when unset.
 ZEKTOR_EMAIL_SERVER, ZEKTOR_EMAIL_FROM = _config["email"]
@@ -133,6 +136,7 @@ if DEBUG and importlib.util.find_spec("demo") is not None:
     INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
+    "instances.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -179,6 +183,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTHENTICATION_BACKENDS = [
+    "instances.signin.AddressThrottleBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -226,7 +231,11 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Login throttling (django-axes): lock a username+address pair after repeated failures.
+# Login throttling (django-axes): lock a username+address pair after repeated failures; the
+# address is the client's (behind ZEKTOR_TRUSTED_PROXIES), so one client cannot lock out
+# everyone. instances.signin also limits failures per address across all usernames.
+AXES_CLIENT_IP_CALLABLE = "instances.clientaddress.client_address"
+AXES_USERNAME_CALLABLE = "instances.signin.lockout_username"
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -235,6 +244,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
 RATELIMIT_VIEW = "instances.views.rate_limited"
+RATELIMIT_IP_META_KEY = "instances.clientaddress.client_address"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -282,6 +292,8 @@ MIDDLEWARE[_after_auth:_after_auth] = [
     "accounts.policy.RequireMFAMiddleware",
 ]
 AUTHENTICATION_BACKENDS += ["allauth.account.auth_backends.AuthenticationBackend"]
+# allauth's own rate limits count per client address: the portal's (ClientAddressMiddleware).
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = "X-Zektor-Client-Address"
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username"}

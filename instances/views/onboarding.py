@@ -24,6 +24,7 @@ from instances.snippets import (
     connection_details,
     connection_uri,
 )
+from instances.validation import snippet_problem
 from instances.views.secrets import throttled
 from instances.views.snippet_panels import SnippetPanel, masked_panels
 
@@ -102,7 +103,8 @@ def render_onboarding(
     request: HttpRequest, team: Team, membership: Membership, *, errors: Sequence[str] = ()
 ) -> HttpResponse:
     instances = list(team.instances.order_by("name"))
-    snippet_lists = [build_snippets(instance) for instance in instances]
+    problems = {i.pk: problem for i in instances if (problem := snippet_problem(i))}
+    snippet_lists = [[] if i.pk in problems else build_snippets(i) for i in instances]
     choices = language_choices(snippet_lists)
     language = request.GET.get("language", "")
     language = language if any(language in titles for titles in choices.values()) else ""
@@ -122,7 +124,7 @@ def render_onboarding(
         "install": INSTALL_COMMANDS.get(language, ""),
         "parts": language in PARTS_LANGUAGES,
         "can_download": membership.allows(Role.MEMBER),
-        "errors": errors,
+        "errors": list(dict.fromkeys([*errors, *problems.values()])),
     }
     return render(request, "teams/onboarding.html", context)
 

@@ -16,8 +16,9 @@ from instances.models import Instance, Membership, Role
 from instances.secrets import Purpose, SecretUnavailable, open_password
 from instances.snippets import build_snippets, connection_details, connection_uri
 from instances.tiers import TierLimits, limits_table
+from instances.validation import snippet_problem
 from instances.views.secrets import throttled
-from instances.views.snippet_panels import masked_panels, snippet_panels
+from instances.views.snippet_panels import SnippetPanel, masked_panels, snippet_panels
 
 COPYABLE_FIELDS = ("password", "uri")
 MAX_PROCESSES = 100_000
@@ -63,16 +64,14 @@ def render_settings(
     revealed = password is not None
     tiers = limits_table(instance.engine)
     limits = instance.limits
+    problem = snippet_problem(instance)
     context = {
         "instance": instance,
         "membership": membership,
         "tab": "settings",
-        "details": connection_details(instance, password),
-        "panels": (
-            snippet_panels(build_snippets(instance, password), secret=True)
-            if revealed
-            else masked_panels(instance)
-        ),
+        "details": connection_details(instance, password, with_uri=not problem),
+        "panels": [] if problem else _panels(instance, password),
+        "problem": problem,
         "revealed": revealed,
         "can_reveal": membership.allows(Role.MEMBER),
         "error": error,
@@ -82,6 +81,12 @@ def render_settings(
         "advice": pool_advice(limits, tiers, request.GET.get("processes")),
     }
     return render(request, "instances/settings.html", context)
+
+
+def _panels(instance: Instance, password: str | None) -> list[SnippetPanel]:
+    if password is None:
+        return masked_panels(instance)
+    return snippet_panels(build_snippets(instance, password), secret=True)
 
 
 @login_required
@@ -120,7 +125,7 @@ def copy_secret(request: HttpRequest, name: str) -> JsonResponse | HttpResponse:
     try:
         password = open_password(instance, Purpose.COPY, request=request, field=field)
     except SecretUnavailable as problem:
-        return JsonResponse({"error": str(problem)}, status=503)
+        return JsonResponse({"error": str(problem)}, status=problem.status)
     value = password if field == "password" else connection_uri(instance, password)
     return JsonResponse({"value": value})
 

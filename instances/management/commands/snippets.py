@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from instances import audit
 from instances.models import Instance
 from instances.secrets import Purpose, SecretUnavailable, open_password
 from instances.snippets import SNIPPET_IDS, Snippet, build_snippets, snippets_report
@@ -32,10 +33,10 @@ class Command(BaseCommand):
             )
         try:
             password = open_password(
-                instance, Purpose.SNIPPETS_COMMAND, actor_name="manage.py snippets"
+                instance, Purpose.SNIPPETS_COMMAND, actor_name=audit.command_actor("snippets")
             )
         except SecretUnavailable as problem:
-            raise CommandError(str(problem), returncode=1) from None
+            raise CommandError(str(problem), returncode=problem.exit_code) from None
         if options["json"]:
             report = snippets_report(instance, password, language=language)
             self.stdout.write(json.dumps(report, ensure_ascii=False, indent=2))

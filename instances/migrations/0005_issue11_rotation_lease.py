@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('instances', '0003_checkrun_actor_name'),
+        ('instances', '0004_issue12_validation'),
     ]
 
     operations = [
