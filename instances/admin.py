@@ -3,12 +3,20 @@ read-only views of check runs, rotations (without secrets) and the audit log."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from instances.audit import record
+from instances.audit import (
+    memberships_of,
+    record,
+    record_instance_change,
+    record_membership_changes,
+)
+from instances.forms import InstanceForm
 from instances.models import AuditEvent, CheckRun, Instance, Membership, Rotation, Team
+
+VIA = "django-admin"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -33,41 +41,26 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     inlines = [MembershipInline]
 
+    def save_model(self, request: HttpRequest, obj: Team, form, change: bool) -> None:
+        before = Team.objects.get(pk=obj.pk).name if change else None
+        super().save_model(request, obj, form, change)
+        if before is None:
+            record("team_created", request=request, team=obj, name=obj.name, via=VIA)
+        elif before != obj.name:
+            name = {"before": before, "after": obj.name}
+            record("team_changed", request=request, team=obj, name=name, via=VIA)
 
-class InstanceForm(forms.ModelForm):
-    """The password is write-only: the field never renders the stored value."""
+    def delete_model(self, request: HttpRequest, obj: Team) -> None:
+        record("team_deleted", request=request, team=obj, name=obj.name, via=VIA)
+        record_membership_changes(obj, memberships_of(obj), {}, request=request, via=VIA)
+        super().delete_model(request, obj)
 
-    new_password = forms.CharField(
-        label="Password",
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only. Leave blank to keep the current password.",
-    )
-
-    class Meta:
-        model = Instance
-        fields = [
-            "name",
-            "team",
-            "engine",
-            "tier",
-            "status",
-            "host",
-            "port",
-            "username",
-            "new_password",
-            "database",
-            "sslmode",
-            "tls",
-            "ca_cert",
-        ]
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is None:
-            self.fields["new_password"].required = True
-            self.fields["new_password"].help_text = "Write-only."
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """Memberships saved through the inline are audited: added, role changed, removed."""
+        team = form.instance
+        before = memberships_of(team) if change else {}
+        super().save_related(request, form, formsets, change)
+        record_membership_changes(team, before, memberships_of(team), request=request, via=VIA)
 
 
 @admin.register(Instance)
@@ -78,12 +71,23 @@ class InstanceAdmin(admin.ModelAdmin):
     search_fields = ["name", "host"]
 
     def save_model(self, request: HttpRequest, obj: Instance, form: InstanceForm, change: bool):
-        new_password = form.cleaned_data.get("new_password")
-        if new_password:
-            obj.password = new_password
+        before = Instance.objects.select_related("team").get(pk=obj.pk) if change else None
         super().save_model(request, obj, form, change)
-        if new_password and change:
-            record("password_set", request=request, instance=obj, via="django-admin")
+        if before is None:
+            record("instance_created", request=request, instance=obj, via=VIA)
+            return
+        record_instance_change(before, obj, request=request, via=VIA)
+        if form.password_changed:
+            record("password_set", request=request, instance=obj, via=VIA)
+
+    def delete_model(self, request: HttpRequest, obj: Instance) -> None:
+        record("instance_deleted", request=request, instance=obj, via=VIA)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
+        for instance in queryset:
+            record("instance_deleted", request=request, instance=instance, via=VIA)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(CheckRun)

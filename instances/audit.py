@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import getpass
+import hashlib
+import os
 from typing import Any
 
 from django.http import HttpRequest
 
-from instances.models import AuditEvent, Instance, Team
+from instances.clientaddress import client_address
+from instances.models import AuditEvent, Instance, Membership, Team
 
-
-def client_address(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+# Fields that decide where an instance's stored password is sent, and how it is protected.
+WATCHED_FIELDS = ("host", "port", "sslmode", "tls", "ca_cert", "team")
 
 
 def record(
@@ -37,3 +40,69 @@ def record(
         outcome=outcome,
         detail=detail,
     )
+
+
+def command_actor(command: str) -> str:
+    """The actor name of a management command: the command and the OS user who ran it."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid {os.getuid()}"
+    return f"manage.py {command} (OS user {user})"[:150]
+
+
+def _shown(instance: Instance, field: str) -> Any:
+    if field == "team":
+        return instance.team.name if instance.team_id else None
+    if field == "ca_cert":
+        # A fingerprint, not the PEM: short, and it tells which CA was trusted.
+        pem = instance.ca_cert
+        return "sha256:" + hashlib.sha256(pem.encode()).hexdigest()[:16] if pem else None
+    return getattr(instance, field)
+
+
+def instance_changes(before: Instance, after: Instance) -> dict[str, dict[str, Any]]:
+    """``{field: {"before", "after"}}`` for every watched field that differs."""
+    changes = {}
+    for field in WATCHED_FIELDS:
+        old, new = _shown(before, field), _shown(after, field)
+        if old != new:
+            changes[field] = {"before": old, "after": new}
+    return changes
+
+
+def record_instance_change(before: Instance, after: Instance, **kwargs: Any) -> AuditEvent | None:
+    """An ``instance_changed`` record when a watched field changed (never a secret)."""
+    changes = instance_changes(before, after)
+    if not changes:
+        return None
+    return record("instance_changed", instance=after, changes=changes, **kwargs)
+
+
+MembershipSnapshot = dict[int, tuple[str, str]]
+
+
+def memberships_of(team: Team) -> MembershipSnapshot:
+    """user id -> (username, role) of the team's members, to compare before and after."""
+    rows = Membership.objects.filter(team=team).values_list("user_id", "user__username", "role")
+    return {user_id: (username, role) for user_id, username, role in rows}
+
+
+def record_membership_changes(
+    team: Team, before: MembershipSnapshot, after: MembershipSnapshot, **kwargs: Any
+) -> list[AuditEvent]:
+    """``member_added``, ``member_role_changed`` and ``member_removed`` records."""
+    events = []
+    for user_id in sorted(before.keys() | after.keys()):
+        old, new = before.get(user_id), after.get(user_id)
+        if old == new:
+            continue
+        if old is None:
+            action, detail = "member_added", {"member": new[0], "role": new[1]}
+        elif new is None:
+            action, detail = "member_removed", {"member": old[0], "role": old[1]}
+        else:
+            action = "member_role_changed"
+            detail = {"member": new[0], "role": {"before": old[1], "after": new[1]}}
+        events.append(record(action, team=team, **detail, **kwargs))
+    return events

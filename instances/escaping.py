@@ -12,7 +12,8 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# What no snippet can carry; instances.validation refuses it in every stored text field.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SHELL_SAFE = re.compile(r"[\w@%+=:,./-]+", re.ASCII)
 _CONNINFO_SAFE = re.compile(r"[\w@%+=:,./~-]+", re.ASCII)
 # Characters some parsers take as line breaks although they are not ASCII controls.
@@ -24,7 +25,7 @@ class UnsafeValue(ValueError):
 
 
 def check_value(value: str) -> str:
-    if _CONTROL.search(value):
+    if CONTROL_CHARACTER.search(value):
         raise UnsafeValue("value contains a control character (newline, tab, NUL...)")
     return value
 

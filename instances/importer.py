@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from cryptography import x509
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
+from instances.audit import record_instance_change
 from instances.crypto import DecryptionError
 from instances.models import (
     DEFAULT_PORTS,
@@ -22,14 +24,16 @@ from instances.models import (
     Team,
     Tier,
 )
+from instances.validation import describe, short, validate_password_text
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?)+$")
-IPV6 = re.compile(r"^[0-9A-Fa-f:.]+$")
+MAX_FILE_BYTES = 5 * 1024 * 1024
 KNOWN_FIELDS = {
     "name", "engine", "tier", "team", "host", "port", "username", "password",
     "database", "sslmode", "tls", "ca_cert", "status",
 }  # fmt: skip
+# Checked by the model (field validators and Instance.clean()), like every form that saves.
+MODEL_CHECKED = ["team", "password_sealed", "uid"]
 
 
 class ImportFileError(Exception):
@@ -45,25 +49,59 @@ class InstanceRecord:
     password: str | None = None
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """Refuses anchors and aliases while composing, before anything is expanded: a few
+    hundred bytes of nested aliases stand for gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            raise ImportFileError(
+                f"YAML anchors and aliases (& and *) are not accepted "
+                f"(line {mark.line + 1}, column {mark.column + 1}); write each value out"
+            )
+        return super().compose_node(parent, index)
+
+
 def load_file(path: Path) -> list[dict[str, Any]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        # Read at most one byte past the limit: a pipe or /dev/zero has no honest size.
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ImportFileError(f"{path}: the file is larger than 5 MiB, the most accepted")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFileError(f"{path}: cannot read the file ({exc})") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFileError(f"{path}: not valid JSON: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ImportFileError(f"{path}: not valid YAML{where}: {problem}") from None
+        data = _parse(path, text)
+    except ImportFileError as exc:
+        raise ImportFileError(f"{path}: {exc}") from None
     if isinstance(data, dict) and "instances" in data:
         data = data["instances"]
     if not isinstance(data, list):
         raise ImportFileError(f"{path}: expected a list of instances or a mapping with 'instances'")
     return data
+
+
+def _parse(path: Path, text: str) -> Any:
+    try:
+        if path.suffix == ".json":
+            return json.loads(text)
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader
+    except json.JSONDecodeError as exc:
+        raise ImportFileError(f"not valid JSON: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ImportFileError(f"not valid YAML{where}: {short(problem)}") from None
+    except RecursionError:
+        raise ImportFileError("nested too deeply to be an instance file") from None
+    except ValueError:
+        # Python refuses integers of more than 4300 digits (int_max_str_digits).
+        raise ImportFileError("holds a number too long to read") from None
 
 
 def parse_records(raw_records: list[Any]) -> list[InstanceRecord]:
@@ -80,24 +118,47 @@ def parse_records(raw_records: list[Any]) -> list[InstanceRecord]:
 
 def parse_record(index: int, raw: Any) -> InstanceRecord:
     if not isinstance(raw, dict):
-        raise ImportFileError(f"record {index}: expected a mapping of fields")
-    label = f"record {index}" + (f" ({raw['name']})" if isinstance(raw.get("name"), str) else "")
+        raise ImportFileError(f"record {index}: expected a mapping of fields, got {describe(raw)}")
+    name_shown = raw.get("name") if isinstance(raw.get("name"), str) else None
+    label = f"record {index}" + (f" ({short(name_shown)})" if name_shown else "")
 
     def fail(name: str, message: str) -> ImportFileError:
         return ImportFileError(f"{label}: field '{name}': {message}")
 
-    unknown = sorted(set(raw) - KNOWN_FIELDS)
+    unknown = sorted(
+        short(key) if isinstance(key, str) else describe(key)
+        for key in raw
+        if key not in KNOWN_FIELDS
+    )
     if unknown:
         raise fail(unknown[0], "unknown field")
     name = _text(raw, "name", fail)
     if not SLUG.match(name):
         raise fail("name", "must be a slug: lowercase letters, digits and hyphens, 1-63 long")
+    fields = _fields(raw, fail)
+    password = raw.get("password")
+    if password is not None and (not isinstance(password, str) or password == ""):
+        raise fail("password", "must be a non-empty string")
+    team = _text(raw, "team", fail, None, 100)
+    candidate = Instance(name=name, **fields)
+    _model_checks(candidate, fail, exclude=MODEL_CHECKED)
+    fields["ca_cert"] = candidate.ca_cert
+    _model_checks(Team(name=team), lambda _, message: fail("team", message), exclude=[])
+    if password is not None:
+        try:
+            validate_password_text(password)
+        except ValidationError as error:
+            raise fail("password", error.messages[0]) from None
+    return InstanceRecord(index=index, name=name, team=team, fields=fields, password=password)
+
+
+def _fields(raw: dict[str, Any], fail: Callable[[str, str], ImportFileError]) -> dict[str, Any]:
     engine = _choice(raw, "engine", Engine.values, fail)
     postgres = engine == Engine.POSTGRESQL
     fields: dict[str, Any] = {
         "engine": engine,
         "tier": _choice(raw, "tier", Tier.values, fail),
-        "host": _host(raw, fail),
+        "host": _text(raw, "host", fail),
         "port": _port(raw, fail, DEFAULT_PORTS[engine]),
         "username": _text(raw, "username", fail, None if postgres else "default", 63),
         "status": _choice(raw, "status", Status.values, fail, Status.ACTIVE),
@@ -115,13 +176,17 @@ def parse_record(index: int, raw: Any) -> InstanceRecord:
                 raise fail(pg_only, "is for PostgreSQL only")
         fields["database"] = ""
         fields["tls"] = _bool(raw, "tls", fail, True)
-    password = raw.get("password")
-    if password is not None and (not isinstance(password, str) or password == ""):
-        raise fail("password", "must be a non-empty string")
-    if password is not None and ("\n" in password or "\r" in password or "\0" in password):
-        raise fail("password", "must not contain line breaks or NUL characters")
-    team = _text(raw, "team", fail, None, 100)
-    return InstanceRecord(index=index, name=name, team=team, fields=fields, password=password)
+    return fields
+
+
+def _model_checks(obj: Instance | Team, fail, *, exclude: list[str]) -> None:
+    """The model's own validators and clean() (what every form runs); ca_cert comes back
+    re-serialised as certificates only."""
+    try:
+        obj.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise fail("name" if field == NON_FIELD_ERRORS else field, messages[0]) from None
 
 
 def _text(raw, name, fail, default=None, max_length=253) -> str:
@@ -129,7 +194,7 @@ def _text(raw, name, fail, default=None, max_length=253) -> str:
     if value is None:
         raise fail(name, "is required")
     if not isinstance(value, str) or not value.strip():
-        raise fail(name, "must be a non-empty string")
+        raise fail(name, f"must be a non-empty string, got {describe(value)}")
     if len(value) > max_length:
         raise fail(name, f"must be at most {max_length} characters")
     if any(ch.isspace() for ch in value) and name != "team":
@@ -141,29 +206,22 @@ def _choice(raw, name, choices, fail, default=None) -> str:
     value = raw.get(name, default)
     if value is None:
         raise fail(name, f"is required (one of {', '.join(choices)})")
-    if value not in choices:
-        raise fail(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    if not isinstance(value, str) or value not in choices:
+        raise fail(name, f"must be one of {', '.join(choices)}, got {describe(value)}")
     return value
-
-
-def _host(raw, fail) -> str:
-    host = _text(raw, "host", fail)
-    if not (HOSTNAME.match(host) or (":" in host and IPV6.match(host))):
-        raise fail("host", f"{host!r} is not a host name or IP address")
-    return host
 
 
 def _port(raw, fail, default: int) -> int:
     port = raw.get("port", default)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise fail("port", f"must be a whole number from 1 to 65535, got {port!r}")
+        raise fail("port", f"must be a whole number from 1 to 65535, got {describe(port)}")
     return port
 
 
 def _bool(raw, name, fail, default: bool) -> bool:
     value = raw.get(name, default)
     if not isinstance(value, bool):
-        raise fail(name, f"must be true or false, got {value!r}")
+        raise fail(name, f"must be true or false, got {describe(value)}")
     return value
 
 
@@ -172,12 +230,8 @@ def _ca_cert(raw, fail) -> str:
     if pem in (None, ""):
         return ""
     if not isinstance(pem, str):
-        raise fail("ca_cert", "must be PEM text")
-    try:
-        x509.load_pem_x509_certificates(pem.encode())
-    except ValueError:
-        raise fail("ca_cert", "is not a PEM certificate") from None
-    return pem.strip() + "\n"
+        raise fail("ca_cert", f"must be PEM text, got {describe(pem)}")
+    return pem
 
 
 @dataclass
@@ -188,8 +242,11 @@ class ImportResult:
     teams_created: list[str] = field(default_factory=list)
 
 
-def apply_records(records: list[InstanceRecord], *, dry_run: bool) -> ImportResult:
-    """Upsert by name inside one transaction; a dry run rolls everything back."""
+def apply_records(
+    records: list[InstanceRecord], *, dry_run: bool, actor_name: str = ""
+) -> ImportResult:
+    """Upsert by name inside one transaction; a dry run rolls everything back. Changes of
+    where a password goes (host, port, team, TLS settings) are audited as `actor_name`."""
     result = ImportResult()
     with transaction.atomic():
         existing = {i.name: i for i in Instance.objects.filter(name__in=[r.name for r in records])}
@@ -198,7 +255,7 @@ def apply_records(records: list[InstanceRecord], *, dry_run: bool) -> ImportResu
             if record.team not in teams:
                 teams[record.team] = Team.objects.create(name=record.team)
                 result.teams_created.append(record.team)
-            _upsert(record, existing.get(record.name), teams[record.team], result)
+            _upsert(record, existing.get(record.name), teams[record.team], result, actor_name)
         if dry_run:
             transaction.set_rollback(True)
     return result
@@ -211,7 +268,9 @@ def _same_password(instance: Instance, password: str) -> bool:
         return False
 
 
-def _upsert(record: InstanceRecord, instance: Instance | None, team: Team, result) -> None:
+def _upsert(
+    record: InstanceRecord, instance: Instance | None, team: Team, result, actor_name: str
+) -> None:
     if instance is None:
         if record.password is None:
             raise ImportFileError(
@@ -232,8 +291,10 @@ def _upsert(record: InstanceRecord, instance: Instance | None, team: Team, resul
     if not changed:
         result.unchanged.append(record.name)
         return
+    before = Instance.objects.select_related("team").get(pk=instance.pk)
     for key, value in record.fields.items():
         setattr(instance, key, value)
     instance.team = team
     instance.save()
+    record_instance_change(before, instance, actor_name=actor_name, via="import_instances")
     result.updated.append(record.name)

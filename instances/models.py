@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from instances.crypto import keyring
 from instances.tiers import TierLimits, limits_for
+from instances.validation import certificates_only, refuse_control_characters, validate_host
 
 if TYPE_CHECKING:
     from django.db.models.options import Options
@@ -72,7 +73,7 @@ class SealedFieldsMixin:
 
 
 class Team(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[refuse_control_characters])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -110,10 +111,10 @@ class Instance(SealedFieldsMixin, models.Model):
     engine = models.CharField(max_length=12, choices=Engine.choices)
     tier = models.CharField(max_length=10, choices=Tier.choices, default=Tier.STARTER)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
-    host = models.CharField(max_length=253)
+    host = models.CharField(max_length=253, validators=[validate_host])
     port = models.PositiveIntegerField()
-    username = models.CharField(max_length=63)
-    database = models.CharField(max_length=63, blank=True)
+    username = models.CharField(max_length=63, validators=[refuse_control_characters])
+    database = models.CharField(max_length=63, blank=True, validators=[refuse_control_characters])
     sslmode = models.CharField(max_length=12, choices=SslMode.choices, default=SslMode.REQUIRE)
     tls = models.BooleanField(default=True)
     ca_cert = models.TextField(blank=True, help_text="PEM of a private CA, if any")
@@ -160,6 +161,11 @@ class Instance(SealedFieldsMixin, models.Model):
             raise ValidationError({"database": "A PostgreSQL instance needs a database name."})
         if self.engine == Engine.VALKEY and self.database:
             raise ValidationError({"database": "Valkey instances have no database name."})
+        if self.ca_cert:
+            try:
+                self.ca_cert = certificates_only(self.ca_cert)
+            except ValidationError as error:
+                raise ValidationError({"ca_cert": error.messages}) from None
 
 
 class CheckRun(models.Model):
@@ -201,11 +207,27 @@ class RotationState(models.TextChoices):
 FINISHED_ROTATION_STATES = (RotationState.DONE, RotationState.UNDONE)
 
 
+def protect_unfinished_rotations(collector, field, sub_objs, using) -> None:
+    """on_delete of Rotation.instance: an unfinished rotation may hold the only working
+    password, so its instance cannot be deleted (finish or undo it first); finished ones go
+    with the instance."""
+    unfinished = [rotation for rotation in sub_objs if not rotation.finished]
+    if unfinished:
+        raise models.ProtectedError(
+            f"{unfinished[0].instance.name} has an unfinished password rotation: "
+            "finish or undo it before deleting the instance.",
+            set(unfinished),
+        )
+    models.CASCADE(collector, field, sub_objs, using)
+
+
 class Rotation(SealedFieldsMixin, models.Model):
     SEALED_FIELDS = ("pending_sealed", "old_sealed")
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="rotations")
+    instance = models.ForeignKey(
+        Instance, on_delete=protect_unfinished_rotations, related_name="rotations"
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -19,6 +19,52 @@ class DeniedAddress(Exception):
     """The host resolves into a network the portal never contacts; nothing was sent."""
 
 
+# IPv4 addresses no instance has, whatever ZEKTOR_CHECK_DENY_NETWORKS says, when they hide
+# inside an IPv6 address: "this network" (0.0.0.0 reaches the local host on Linux), loopback,
+# link-local (cloud metadata), multicast and broadcast, and Alibaba's metadata address.
+_NEVER_EMBEDDED = tuple(
+    ipaddress.IPv4Network(net)
+    for net in (
+        "0.0.0.0/8",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "100.100.100.200/32",
+    )
+)
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: IPv4-mapped, IPv4-compatible, 6to4,
+    NAT64 (well-known prefix) and Teredo (server and client)."""
+    found = [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour) if v4 is not None]
+    if (ip in _IPV4_COMPATIBLE and not ip.is_loopback) or ip in _NAT64:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    return found
+
+
+def always_refused(host: str) -> str | None:
+    """Why an IP literal ``host`` is never contacted, whatever the settings say: unspecified
+    addresses (a connection to ``::`` or ``0.0.0.0`` reaches the local host) and IPv6 forms of
+    a refused IPv4 address. None for host names and acceptable literals; no DNS lookup."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if ip.is_unspecified or (ip.version == 4 and ip in _NEVER_EMBEDDED[0]):
+        return f"{host} is an unspecified address, which reaches the portal's own host"
+    if isinstance(ip, ipaddress.IPv6Address):
+        for v4 in embedded_ipv4(ip):
+            if v4.is_unspecified or any(v4 in net for net in _NEVER_EMBEDDED):
+                return f"{host} is an IPv6 form of {v4}, an address instances never have"
+    return None
+
+
 def lookup(host: str, port: int) -> list[str]:
     """Addresses for ``host`` in resolver order, without duplicates (no DNS for IP literals)."""
     try:

@@ -136,14 +136,18 @@ def connection_uri(instance: Instance, password: str | None) -> str:
     return _unmask(_uri(instance, _PLACEHOLDER if password is None else password), password)
 
 
-def connection_details(instance: Instance, password: str | None) -> dict[str, Any]:
+def connection_details(
+    instance: Instance, password: str | None, *, with_uri: bool = True
+) -> dict[str, Any]:
+    """The fields of the Settings tab and `snippets --json`; `with_uri=False` leaves the URI
+    empty for stored values no URI can carry (validation.snippet_problem says why)."""
     return {
         "host": instance.host,
         "port": instance.port,
         "username": instance.username,
         "password": MASK if password is None else password,
         "database": instance.database or None,
-        "uri": connection_uri(instance, password),
+        "uri": connection_uri(instance, password) if with_uri else "",
         "ca_file": instance.ca_file_name,
     }
 

@@ -65,3 +65,18 @@ def check_encryption_keys(app_configs, **kwargs) -> list[Warning]:
             )
         ]
     return []
+
+
+@register(Tags.security)
+def check_trusted_proxies(app_configs, **kwargs) -> list[Warning]:
+    everyone = [net for net in settings.ZEKTOR_TRUSTED_PROXIES if net.prefixlen == 0]
+    if everyone:
+        return [
+            Warning(
+                f"ZEKTOR_TRUSTED_PROXIES trusts every address ({everyone[0]}).",
+                hint="Then any client can choose its address in X-Forwarded-For and dodge "
+                "sign-in lockout; list only your reverse proxies' addresses.",
+                id="zektor.W012",
+            )
+        ]
+    return []

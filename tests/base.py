@@ -5,6 +5,7 @@ from __future__ import annotations
 from ipaddress import ip_network
 from typing import Any
 
+import trustme
 from django.contrib.auth.models import User
 from django.test import TestCase
 
@@ -16,6 +17,42 @@ from tests.servers import ServerInfo
 ALLOW_LOOPBACK = [ip_network("192.0.2.0/24")]
 
 TEST_PASSWORD = "pa'ss\"w@rd:/?#%$ü"
+# A real CA certificate, for instances whose CA is parsed (validation, /ca.pem).
+CA_PEM = trustme.CA().cert_pem.bytes().decode()
+
+
+# A valid import_instances record of a new instance in a new team.
+IMPORT_RECORD = {
+    "name": "orders-db",
+    "engine": "postgresql",
+    "tier": "pro",
+    "team": "Gamma",
+    "host": "orders.db.zektor.example",
+    "username": "orders",
+    "password": TEST_PASSWORD,
+    "database": "orders",
+    "sslmode": "verify-full",
+}
+
+
+def admin_form_data(instance: Instance, **overrides) -> dict:
+    """What Django admin's instance change form posts: the stored values, password blank."""
+    data = {
+        "name": instance.name,
+        "team": instance.team_id,
+        "engine": instance.engine,
+        "tier": instance.tier,
+        "status": instance.status,
+        "host": instance.host,
+        "port": instance.port,
+        "username": instance.username,
+        "new_password": "",
+        "database": instance.database,
+        "sslmode": instance.sslmode,
+        "tls": "on" if instance.tls else "",
+        "ca_cert": instance.ca_cert,
+    }
+    return data | overrides
 
 
 def instance_on(server: ServerInfo, team: Team, name: str, **fields) -> Instance:

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from instances.models import Membership, Role
-from tests.base import TEST_PASSWORD, BaseTestCase, make_instance
+from tests.base import CA_PEM, TEST_PASSWORD, BaseTestCase, make_instance
 
 
 class AccessTests(BaseTestCase):
@@ -69,10 +69,11 @@ class AccessTests(BaseTestCase):
     def test_it_serves_the_ca_certificate_only_when_there_is_one(self):
         self.client.force_login(self.viewer)
         assert self.client.get(reverse("instance-ca", args=["alpha-pg"])).status_code == 404
-        self.pg.ca_cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        self.pg.ca_cert = pem = CA_PEM
         self.pg.save()
         response = self.client.get(reverse("instance-ca", args=["alpha-pg"]))
         assert response.status_code == 200
+        assert response.content.decode() == pem
         assert 'filename="alpha-pg-ca.pem"' in response["Content-Disposition"]
 
     def test_it_reports_health_without_secrets(self):

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from instances.models import AuditEvent, Rotation, RotationState
 from instances.rotation import machine
-from tests.base import TEST_PASSWORD, BaseTestCase
+from tests.base import TEST_PASSWORD, BaseTestCase, admin_form_data
 
 
 class AdminTests(BaseTestCase):
@@ -16,22 +16,7 @@ class AdminTests(BaseTestCase):
         self.client.force_login(self.root)
 
     def instance_form(self, **overrides) -> dict:
-        data = {
-            "name": "alpha-pg",
-            "team": self.alpha.pk,
-            "engine": "postgresql",
-            "tier": "standard",
-            "status": "active",
-            "host": "alpha-pg.db.zektor.example",
-            "port": 5432,
-            "username": "app",
-            "new_password": "",
-            "database": "app",
-            "sslmode": "require",
-            "ca_cert": "",
-        }
-        data.update(overrides)
-        return data
+        return admin_form_data(self.pg, **overrides)
 
     def test_it_never_renders_the_instance_password(self):
         page = self.client.get(reverse("admin:instances_instance_change", args=[self.pg.pk]))
@@ -43,10 +28,10 @@ class AdminTests(BaseTestCase):
 
     def test_it_keeps_the_password_when_the_field_is_blank(self):
         url = reverse("admin:instances_instance_change", args=[self.pg.pk])
-        response = self.client.post(url, self.instance_form(port=6543))
+        response = self.client.post(url, self.instance_form(tier="pro"))
         self.assertEqual(response.status_code, 302)
         self.pg.refresh_from_db()
-        self.assertEqual((self.pg.port, self.pg.password), (6543, TEST_PASSWORD))
+        self.assertEqual((self.pg.tier, self.pg.password), ("pro", TEST_PASSWORD))
 
     def test_it_sets_a_new_password_and_audits_it(self):
         url = reverse("admin:instances_instance_change", args=[self.pg.pk])

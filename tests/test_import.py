@@ -10,20 +10,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from instances.models import AuditEvent, Instance, Team
-from tests.base import TEST_PASSWORD, BaseTestCase
+from tests.base import IMPORT_RECORD, TEST_PASSWORD, BaseTestCase
 
 GOOD = [
-    {
-        "name": "orders-db",
-        "engine": "postgresql",
-        "tier": "pro",
-        "team": "Gamma",
-        "host": "orders.db.zektor.example",
-        "username": "orders",
-        "password": TEST_PASSWORD,
-        "database": "orders",
-        "sslmode": "verify-full",
-    },
+    IMPORT_RECORD,
     {
         "name": "orders-cache",
         "engine": "valkey",

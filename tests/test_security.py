@@ -19,7 +19,7 @@ from django.urls import path
 from django.utils.html import escape
 
 from instances.models import AuditEvent, Rotation, RotationState
-from tests.base import TEST_PASSWORD, BaseTestCase
+from tests.base import CA_PEM, TEST_PASSWORD, BaseTestCase
 from tests.url_catalog import Route, project_routes, sample_values
 from zektor_portal.urls import handler403, handler404, handler500
 from zektor_portal.urls import urlpatterns as portal_urlpatterns
@@ -127,7 +127,7 @@ class SecurityTestCase(BaseTestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        cls.pg.ca_cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        cls.pg.ca_cert = CA_PEM
         cls.pg.save()
         cls.rotation = Rotation(instance=cls.pg, actor=cls.admin, state=RotationState.DONE)
         cls.rotation.seal("pending_sealed", "old-rotation-new-password")

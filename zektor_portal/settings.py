@@ -63,6 +63,7 @@ def _load(env: Env) -> dict:
         "allowed_hosts": env.list("ZEKTOR_ALLOWED_HOSTS", "localhost,127.0.0.1"),
         "check_timeout": env.float("ZEKTOR_CHECK_TIMEOUT", 10.0, minimum=1, maximum=120),
         "deny_networks": env.networks("ZEKTOR_CHECK_DENY_NETWORKS", DEFAULT_DENY_NETWORKS),
+        "trusted_proxies": env.networks("ZEKTOR_TRUSTED_PROXIES", ""),
     }
 
 
@@ -78,6 +79,8 @@ ALLOWED_HOSTS: list[str] = _config["allowed_hosts"]
 ZEKTOR_ENCRYPTION_KEYS: dict[str, bytes] = _config["keys"]
 ZEKTOR_CHECK_TIMEOUT: float = _config["check_timeout"]
 ZEKTOR_CHECK_DENY_NETWORKS = _config["deny_networks"]
+# Reverse proxies whose X-Forwarded-For is believed (instances/clientaddress.py).
+ZEKTOR_TRUSTED_PROXIES = _config["trusted_proxies"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -142,6 +145,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTHENTICATION_BACKENDS = [
+    "instances.signin.AddressThrottleBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -189,7 +193,11 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Login throttling (django-axes): lock a username+address pair after repeated failures.
+# Login throttling (django-axes): lock a username+address pair after repeated failures; the
+# address is the client's (behind ZEKTOR_TRUSTED_PROXIES), so one client cannot lock out
+# everyone. instances.signin also limits failures per address across all usernames.
+AXES_CLIENT_IP_CALLABLE = "instances.clientaddress.client_address"
+AXES_USERNAME_CALLABLE = "instances.signin.lockout_username"
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -198,6 +206,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
 RATELIMIT_VIEW = "instances.views.rate_limited"
+RATELIMIT_IP_META_KEY = "instances.clientaddress.client_address"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -28,6 +28,7 @@ from instances.rotation.errors import (
     ServerUnavailable,
     redact,
 )
+from instances.validation import text_problem
 
 logger = logging.getLogger("instances.rotation")
 
@@ -70,8 +71,8 @@ def check_password(value: str) -> None:
         raise RotationRefused(
             f"A new password needs {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
         )
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        raise RotationRefused("A new password cannot contain control characters.")
+    if problem := text_problem(value):
+        raise RotationRefused(f"A new password cannot be used: it {problem}.")
 
 
 def unfinished(instance: Instance) -> Rotation | None:

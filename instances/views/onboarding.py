@@ -16,6 +16,7 @@ from instances.access import get_team_for
 from instances.escaping import phpdotenv_value
 from instances.models import Instance, Membership, Role, Team
 from instances.snippets import Snippet, build_snippets, connection_uri
+from instances.validation import snippet_problem
 from instances.views.secrets import SecretUnavailable, open_password, throttled
 from instances.views.snippet_panels import SnippetPanel, masked_panels
 
@@ -78,7 +79,8 @@ def render_onboarding(
     request: HttpRequest, team: Team, membership: Membership, *, errors: Sequence[str] = ()
 ) -> HttpResponse:
     instances = list(team.instances.order_by("name"))
-    snippet_lists = [build_snippets(instance) for instance in instances]
+    problems = {i.pk: problem for i in instances if (problem := snippet_problem(i))}
+    snippet_lists = [[] if i.pk in problems else build_snippets(i) for i in instances]
     choices = language_choices(snippet_lists)
     language = request.GET.get("language", "")
     language = language if language in choices else ""
@@ -97,7 +99,7 @@ def render_onboarding(
         "language": language,
         "install": INSTALL_COMMANDS.get(language, ""),
         "can_download": membership.allows(Role.MEMBER),
-        "errors": errors,
+        "errors": list(dict.fromkeys([*errors, *problems.values()])),
     }
     return render(request, "teams/onboarding.html", context)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.db.models import Q
@@ -9,6 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from instances.access import get_instance_for, visible_instances
+from instances.validation import certificates_only
 
 INSTANCES_PER_PAGE = 100
 
@@ -44,7 +46,16 @@ def ca_certificate(request: HttpRequest, name: str) -> HttpResponse:
     instance, _ = get_instance_for(request.user, name)
     if not instance.ca_cert:
         raise Http404("This instance uses a publicly trusted certificate.")
-    response = HttpResponse(instance.ca_cert, content_type="application/x-pem-file")
+    try:
+        # Stored CAs are certificates only; re-serialising here keeps it so for any row.
+        pem = certificates_only(instance.ca_cert)
+    except ValidationError:
+        message = (
+            f"The stored CA certificate of {instance.name} is not a certificate. "
+            "An admin should paste the CA's certificate again."
+        )
+        return render(request, "error.html", {"status": 409, "message": message}, status=409)
+    response = HttpResponse(pem, content_type="application/x-pem-file")
     response["Content-Disposition"] = f'attachment; filename="{instance.ca_file_name}"'
     return response
 

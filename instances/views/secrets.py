@@ -9,6 +9,7 @@ from django_ratelimit.exceptions import Ratelimited
 from instances import audit
 from instances.crypto import DecryptionError, key_id_of
 from instances.models import Instance
+from instances.validation import snippet_problem
 from instances.views import rate_limited
 
 SECRETS_RATE = "30/m"
@@ -17,6 +18,14 @@ SECRETS_RATE_GROUP = "instance-secrets"
 
 class SecretUnavailable(Exception):
     """The password could not be decrypted; the message names the instance and key id only."""
+
+    status = 500
+
+
+class UnsafeStoredValue(SecretUnavailable):
+    """A stored value no snippet can carry; the message says which instance and what to fix."""
+
+    status = 409
 
 
 def throttled(request: HttpRequest) -> HttpResponse | None:
@@ -38,6 +47,12 @@ def open_password(request: HttpRequest, instance: Instance, action: str, **detai
             action, request=request, instance=instance, outcome="error", key_id=key_id, **detail
         )
         raise SecretUnavailable(decryption_message(instance, key_id)) from None
+    if problem := snippet_problem(instance, password):
+        # Nothing is handed out: no page, copy or download can be built from this value.
+        audit.record(
+            action, request=request, instance=instance, outcome="error", unsafe_value=True, **detail
+        )
+        raise UnsafeStoredValue(problem)
     audit.record(action, request=request, instance=instance, **detail)
     return password
 

@@ -14,8 +14,9 @@ from instances.access import get_instance_for
 from instances.models import Instance, Membership, Role
 from instances.snippets import build_snippets, connection_details, connection_uri
 from instances.tiers import TierLimits, limits_table
+from instances.validation import snippet_problem
 from instances.views.secrets import SecretUnavailable, open_password, throttled
-from instances.views.snippet_panels import masked_panels, snippet_panels
+from instances.views.snippet_panels import SnippetPanel, masked_panels, snippet_panels
 
 COPYABLE_FIELDS = ("password", "uri")
 MAX_PROCESSES = 100_000
@@ -61,16 +62,14 @@ def render_settings(
     revealed = password is not None
     tiers = limits_table(instance.engine)
     limits = instance.limits
+    problem = snippet_problem(instance)
     context = {
         "instance": instance,
         "membership": membership,
         "tab": "settings",
-        "details": connection_details(instance, password),
-        "panels": (
-            snippet_panels(build_snippets(instance, password), secret=True)
-            if revealed
-            else masked_panels(instance)
-        ),
+        "details": connection_details(instance, password, with_uri=not problem),
+        "panels": [] if problem else _panels(instance, password),
+        "problem": problem,
         "revealed": revealed,
         "can_reveal": membership.allows(Role.MEMBER),
         "error": error,
@@ -80,6 +79,12 @@ def render_settings(
         "advice": pool_advice(limits, tiers, request.GET.get("processes")),
     }
     return render(request, "instances/settings.html", context)
+
+
+def _panels(instance: Instance, password: str | None) -> list[SnippetPanel]:
+    if password is None:
+        return masked_panels(instance)
+    return snippet_panels(build_snippets(instance, password), secret=True)
 
 
 @login_required
@@ -116,7 +121,7 @@ def copy_secret(request: HttpRequest, name: str) -> JsonResponse | HttpResponse:
     try:
         password = open_password(request, instance, "copy", field=field)
     except SecretUnavailable as problem:
-        return JsonResponse({"error": str(problem)}, status=500)
+        return JsonResponse({"error": str(problem)}, status=problem.status)
     value = password if field == "password" else connection_uri(instance, password)
     return JsonResponse({"value": value})
 

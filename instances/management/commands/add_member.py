@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from instances.audit import command_actor, memberships_of, record_membership_changes
 from instances.models import Membership, Role, Team
 
 
@@ -27,6 +28,7 @@ class Command(BaseCommand):
         User = get_user_model()
         with transaction.atomic():
             team_obj, team_created = Team.objects.get_or_create(name=team)
+            before = memberships_of(team_obj)
             user = User.objects.filter(username=username).first()
             user_created = user is None
             if user is None:
@@ -40,6 +42,9 @@ class Command(BaseCommand):
             membership = Membership.objects.update_or_create(
                 user=user, team=team_obj, defaults={"role": role}
             )[0]
+            record_membership_changes(
+                team_obj, before, memberships_of(team_obj), actor_name=command_actor("add_member")
+            )
         made = [w for w, new in (("team", team_created), ("user", user_created)) if new]
         self.stdout.write(
             f"{username} is {membership.role} of {team}"

@@ -16,9 +16,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file: Path, dry_run: bool, **options) -> None:
+        actor = audit.command_actor("import_instances")
         try:
             records = parse_records(load_file(file))
-            result = apply_records(records, dry_run=dry_run)
+            result = apply_records(records, dry_run=dry_run, actor_name=actor)
         except ImportFileError as exc:
             raise CommandError(f"nothing imported: {exc}", returncode=2) from None
         prefix = "dry run, nothing changed: would have " if dry_run else ""
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         if not dry_run:
             audit.record(
                 "import",
-                actor_name="manage.py import_instances",
+                actor_name=actor,
                 file=file.name,
                 created=result.created,
                 updated=result.updated,

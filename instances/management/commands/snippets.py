@@ -7,8 +7,10 @@ from dataclasses import asdict
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from instances import audit
 from instances.models import Instance
 from instances.snippets import SNIPPET_IDS, build_snippets, connection_details
+from instances.validation import snippet_problem
 
 
 class Command(BaseCommand):
@@ -30,7 +32,15 @@ class Command(BaseCommand):
                 returncode=2,
             )
         password = instance.password
+        if problem := snippet_problem(instance, password):
+            raise CommandError(problem, returncode=2)
         snippets = build_snippets(instance, password, language=language)
+        audit.record(
+            "reveal",
+            instance=instance,
+            actor_name=audit.command_actor("snippets"),
+            via="snippets command",
+        )
         if options["json"]:
             self.stdout.write(_json_report(instance, password, snippets))
         else:

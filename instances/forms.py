@@ -1,0 +1,89 @@
+"""The instance form of Django admin and the portal: the model's validators plus a
+write-only password that must be typed again before the instance points somewhere new."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from instances.crypto import DecryptionError
+from instances.models import Instance
+from instances.validation import validate_password_text
+
+# Where the stored password is sent: changing any of these needs the password typed again.
+DESTINATION_FIELDS = ("host", "port", "team")
+
+
+class InstanceForm(forms.ModelForm):
+    """The password field never renders the stored value. Changing the host, port or team of
+    an existing instance requires the password, so someone who may not read the stored one
+    cannot have it sent to a server of their choosing."""
+
+    new_password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        validators=[validate_password_text],
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only. Leave blank to keep the current password.",
+    )
+
+    class Meta:
+        model = Instance
+        fields = [
+            "name",
+            "team",
+            "engine",
+            "tier",
+            "status",
+            "host",
+            "port",
+            "username",
+            "new_password",
+            "database",
+            "sslmode",
+            "tls",
+            "ca_cert",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            self.fields["new_password"].required = True
+            self.fields["new_password"].help_text = "Write-only."
+        else:
+            self.fields["new_password"].help_text = (
+                "Write-only. Leave blank to keep the current password; required when the "
+                "host, port or team changes."
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        moved = [name for name in DESTINATION_FIELDS if name in self.changed_data]
+        if self.instance.pk is not None and moved and not cleaned.get("new_password"):
+            self.add_error(
+                "new_password",
+                f"Changing the {' and '.join(moved)} needs the password: type it again "
+                "(the stored one is never sent to a new place).",
+            )
+        return cleaned
+
+    password_changed = False
+
+    def save(self, commit: bool = True) -> Instance:
+        """Seals a typed password that differs from the stored one; `password_changed` says
+        whether it did."""
+        typed = self.cleaned_data.get("new_password")
+        if typed and not self._stores(typed):
+            self.instance.password = typed
+            self.password_changed = True
+        return super().save(commit=commit)
+
+    def _stores(self, password: str) -> bool:
+        if self.instance.pk is None or not self.instance.password_sealed:
+            return False
+        try:
+            return self.instance.password == password
+        except DecryptionError:
+            return False
