@@ -51,3 +51,11 @@ def get_team_for(user: Visitor, team_id: int, role: str = Role.VIEWER) -> tuple[
     if not membership.allows(role):
         raise PermissionDenied(f"This needs the {role} role in team {membership.team.name}.")
     return membership.team, membership
+
+
+def admin_teams(user: Visitor) -> QuerySet[Team]:
+    """The teams `user` is an admin of: where they may add instances or move them to."""
+    if isinstance(user, AnonymousUser):
+        return Team.objects.none()
+    team_ids = Membership.objects.filter(user=user, role=Role.ADMIN).values("team_id")
+    return Team.objects.filter(pk__in=team_ids)

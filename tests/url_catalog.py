@@ -48,6 +48,8 @@ def sample_values(
         "name": instance_name,
         "uid": rotation_uid or "00000000-0000-0000-0000-000000000000",
         "team_id": team_id,
+        "user_id": user_id,
+        "token": "no-such-invitation",
         "object_id": user_id,
         "id": user_id,
         "content_type_id": 1,
