@@ -100,18 +100,28 @@ class PortalInstanceForm(InstanceForm):
         help_text="A PEM file (.pem, .crt) of at most 64 KiB; it replaces the pasted text.",
         widget=forms.ClearableFileInput(attrs={"accept": ".pem,.crt,.cer,application/x-pem-file"}),
     )
+    port = forms.IntegerField(
+        min_value=1, max_value=65535, help_text="5432 for PostgreSQL, 6379 for Valkey by default."
+    )
     field_order = [*InstanceForm.Meta.fields[:-1], "ca_cert", "ca_file"]
+    LABELS = {
+        "sslmode": ("TLS mode", "verify-full checks the certificate's chain and host name."),
+        "tls": ("Use TLS", "Off only for a server without TLS: its traffic is then unencrypted."),
+        "name": ("Name", "Lowercase letters, digits and hyphens: used in URLs and variables."),
+        "ca_cert": (
+            "CA certificate (PEM)",
+            "Paste the certificate of the private CA that signed the server's certificate; "
+            "leave empty for a publicly trusted one. Certificates only: never a key.",
+        ),
+    }
 
     def __init__(self, *args: Any, user: Visitor, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         team = self.fields["team"]
         assert isinstance(team, forms.ModelChoiceField)
         team.queryset = admin_teams(user)
-        self.fields["ca_cert"].label = "CA certificate (PEM)"
-        self.fields["ca_cert"].help_text = (
-            "Paste the certificate of the private CA that signed the server's certificate; "
-            "leave empty for a publicly trusted one. Certificates only: never a key."
-        )
+        for name, (label, help_text) in self.LABELS.items():
+            self.fields[name].label, self.fields[name].help_text = label, help_text
 
     def clean_ca_file(self) -> None:
         upload = self.cleaned_data.get("ca_file")
