@@ -31,7 +31,8 @@ class MembersTestCase(BaseTestCase):
         return membership.role if membership else None
 
     def invite(self, **data) -> str:
-        response = self.client.post(self.members_url("team-invite"), {"role": "member", **data})
+        data = {"invite-role": "member", **data}
+        response = self.client.post(self.members_url("team-invite"), data)
         self.assertEqual(response.status_code, 200)
         match = LINK.search(response.content.decode())
         assert match is not None
@@ -50,7 +51,8 @@ class MemberListTests(MembersTestCase):
         for user, status in ((self.member, 403), (self.viewer, 403), (self.outsider, 404)):
             self.client.force_login(user)
             self.assertEqual(self.client.get(self.members_url()).status_code, status)
-            post = self.client.post(self.members_url("team-member-add"), {"username": "bea"})
+            data = {"add-username": "bea", "add-role": "admin"}
+            post = self.client.post(self.members_url("team-member-add"), data)
             self.assertEqual(post.status_code, status)
         self.assertIsNone(self.role_of(self.outsider))
 
@@ -68,7 +70,7 @@ class AddMemberTests(MembersTestCase):
     def test_it_adds_an_existing_user_with_a_role_and_audits_it(self):
         dora = User.objects.create_user("dora")
         response = self.client.post(
-            self.members_url("team-member-add"), {"username": "dora", "role": "viewer"}
+            self.members_url("team-member-add"), {"add-username": "dora", "add-role": "viewer"}
         )
         self.assertRedirects(response, self.members_url())
         self.assertEqual(self.role_of(dora), "viewer")
@@ -78,10 +80,10 @@ class AddMemberTests(MembersTestCase):
 
     def test_it_says_what_to_fix_for_unknown_users_members_and_bad_roles(self):
         cases = [
-            ({"username": "nobody", "role": "member"}, "No account is called"),
-            ({"username": "bob", "role": "member"}, "already a member"),
-            ({"username": "bea", "role": "owner"}, "Select a valid choice"),
-            ({"username": "", "role": "member"}, "This field is required"),
+            ({"add-username": "nobody", "add-role": "member"}, "No account is called"),
+            ({"add-username": "bob", "add-role": "member"}, "already a member"),
+            ({"add-username": "bea", "add-role": "owner"}, "Select a valid choice"),
+            ({"add-username": "", "add-role": "member"}, "This field is required"),
         ]
         for data, message in cases:
             response = self.client.post(self.members_url("team-member-add"), data)
@@ -146,7 +148,7 @@ class RoleAndRemoveTests(MembersTestCase):
 
 class InvitationTests(MembersTestCase):
     def test_it_shows_a_single_use_link_once_and_stores_only_its_hash(self):
-        link = self.invite(role="viewer")
+        link = self.invite(**{"invite-role": "viewer"})
         token = link.rstrip("/").rsplit("/", 1)[1]
         invitation = Invitation.objects.get()
         self.assertEqual(invitation.token_hash, invitations.token_hash(token))
@@ -157,7 +159,7 @@ class InvitationTests(MembersTestCase):
         self.assertEqual(len(mail.outbox), 0)  # mail is not configured
 
     def test_it_lets_a_new_person_set_a_password_and_land_on_the_team(self):
-        link = self.invite(role="viewer")
+        link = self.invite(**{"invite-role": "viewer"})
         self.client.logout()
         page = self.client.get(link)
         self.assertContains(page, "Join Alpha")
@@ -199,14 +201,15 @@ class InvitationTests(MembersTestCase):
 
     def test_it_refuses_a_bad_email_address(self):
         response = self.client.post(
-            self.members_url("team-invite"), {"role": "member", "email": "not-an-address"}
+            self.members_url("team-invite"),
+            {"invite-role": "member", "invite-email": "not-an-address"},
         )
         self.assertContains(response, "Enter a valid email address", status_code=400)
         self.assertFalse(Invitation.objects.exists())
 
     @override_settings(ZEKTOR_EMAIL_SERVER=object(), DEFAULT_FROM_EMAIL="portal@zektor.example")
     def test_it_emails_the_link_when_mail_is_configured(self):
-        link = self.invite(email="dora@example.com")
+        link = self.invite(**{"invite-email": "dora@example.com"})
         self.assertEqual(len(mail.outbox), 1)
         self.assertEqual(mail.outbox[0].to, ["dora@example.com"])
         self.assertIn(link, mail.outbox[0].body)

@@ -72,8 +72,8 @@ def _members_page(
         "membership": membership,
         "members": members.members_of(team),
         "pending": pending,
-        "add_form": AddMemberForm(),
-        "invite_form": InviteForm(),
+        "add_form": AddMemberForm(prefix="add"),
+        "invite_form": InviteForm(prefix="invite"),
         "mail_configured": invitations.mail_configured(),
         **context,
     }
@@ -91,7 +91,7 @@ def member_list(request: HttpRequest, team_id: int) -> HttpResponse:
 @require_POST
 def member_add(request: HttpRequest, team_id: int) -> HttpResponse:
     team, membership = get_team_for(request.user, team_id, Role.ADMIN)
-    form = AddMemberForm(request.POST)
+    form = AddMemberForm(request.POST, prefix="add")
     if form.is_valid():
         user, role = form.cleaned_data["username"], form.cleaned_data["role"]
         try:
@@ -109,7 +109,7 @@ def member_add(request: HttpRequest, team_id: int) -> HttpResponse:
 def member_invite(request: HttpRequest, team_id: int) -> HttpResponse:
     """Answers with the page itself: the link is in this response only."""
     team, membership = get_team_for(request.user, team_id, Role.ADMIN)
-    form = InviteForm(request.POST)
+    form = InviteForm(request.POST, prefix="invite")
     if not form.is_valid():
         return _members_page(request, team, membership, status=400, invite_form=form)
     invitation, link, mailed = invitations.create(
