@@ -41,15 +41,19 @@ def save(form: InstanceForm, request: HttpRequest) -> Instance:
 
 
 def record_saved(
-    before: Instance | None, after: Instance, password_changed: bool, **kwargs: Any
+    before: Instance | None,
+    after: Instance,
+    password_changed: bool,
+    fields: tuple[str, ...] = AUDITED_FIELDS,
+    **kwargs: Any,
 ) -> None:
-    """instance_created (its fields) or instance_changed (before -> after), and password_set
-    when a new password was typed. Never a secret."""
+    """instance_created (its `fields`) or instance_changed (those of `fields` that changed,
+    before -> after), and password_set when a new password was typed. Never a secret."""
     if before is None:
-        fields = {field: shown(after, field) for field in AUDITED_FIELDS}
-        record("instance_created", instance=after, fields=fields, **kwargs)
+        values = {field: shown(after, field) for field in fields}
+        record("instance_created", instance=after, fields=values, **kwargs)
         return
-    record_instance_change(before, after, AUDITED_FIELDS, **kwargs)
+    record_instance_change(before, after, fields, **kwargs)
     if password_changed:
         record("password_set", instance=after, **kwargs)
 

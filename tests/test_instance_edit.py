@@ -18,9 +18,10 @@ from tests.base import (
     TEST_PASSWORD,
     BaseTestCase,
     admin_form_data,
-    make_instance,
+    instance_on,
 )
 from tests.servers import ServerInfo
+from tests.test_checks_views import events
 
 PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBg\n-----END PRIVATE KEY-----\n"
 
@@ -42,11 +43,6 @@ def new_instance_data(team_id: int, **overrides) -> dict:
         "ca_cert": "",
     }
     return data | overrides
-
-
-def stream_events(response) -> list[dict]:
-    body = b"".join(response.streaming_content).decode()
-    return [json.loads(line) for line in body.splitlines() if line]
 
 
 class InstanceFormTestCase(BaseTestCase):
@@ -239,8 +235,7 @@ class DraftTestTests(InstanceFormTestCase):
         # 127.0.0.1 is denied by default: the run fails at once without traffic.
         url = reverse("instance-new-test", args=[self.alpha.pk])
         response = self.client.post(url, new_instance_data(self.alpha.pk, host="127.0.0.1"))
-        events = stream_events(response)
-        self.assertEqual(events[-1]["report"]["status"], "fail")
+        self.assertEqual(events(response)[-1]["report"]["status"], "fail")
         self.assertFalse(Instance.objects.filter(name="orders-db").exists())
         self.assertFalse(CheckRun.objects.exists())
 
@@ -284,23 +279,13 @@ class LiveDraftTestTests(InstanceFormTestCase):
         self.assertFalse(AuditEvent.objects.exists())
 
     def test_it_tests_an_edit_with_the_stored_password_at_the_stored_address(self):
-        instance = make_instance(
-            self.alpha,
-            "live-pg",
-            host=self.server.host,
-            port=self.server.port,
-            username=self.server.username,
-            password=self.server.password,
-            database=self.server.database,
-            ca_cert=self.server.ca_pem,
-            sslmode="verify-full",
-        )
+        instance = instance_on(self.server, self.alpha, "live-pg")
         url = reverse("instance-edit-test", args=["live-pg"])
         response = self.client.post(url, admin_form_data(instance, status="resizing"))
-        report = stream_events(response)[-1]["report"]
+        report = events(response)[-1]["report"]
         self.assertEqual(report["status"], "ok", report)
         wrong = admin_form_data(instance, new_password="not-the-password")
-        failed = stream_events(self.client.post(url, wrong))[-1]["report"]
+        failed = events(self.client.post(url, wrong))[-1]["report"]
         self.assertEqual(failed["status"], "fail")
         instance.refresh_from_db()
         self.assertEqual((instance.status, instance.password), ("active", self.server.password))
