@@ -76,15 +76,32 @@ def instance_changes(
 
 def record_instance_change(
     before: Instance, after: Instance, fields: tuple[str, ...] = WATCHED_FIELDS, **kwargs: Any
-) -> AuditEvent | None:
-    """An ``instance_changed`` record when one of `fields` changed (never a secret)."""
+) -> list[AuditEvent]:
+    """An ``instance_changed`` record when one of `fields` changed (never a secret), in the
+    audit log of the team it belonged to and, when it moved, of its new team too."""
     changes = instance_changes(before, after, fields)
     if not changes:
-        return None
-    return record("instance_changed", instance=after, changes=changes, **kwargs)
+        return []
+    teams = {team.pk: team for team in (before.team, after.team)}
+    return [
+        record("instance_changed", instance=after, team=team, changes=changes, **kwargs)
+        for team in teams.values()
+    ]
 
 
 MembershipSnapshot = dict[int, tuple[str, str]]
+
+
+def _membership_change(
+    old: tuple[str, str] | None, new: tuple[str, str] | None
+) -> tuple[str, dict[str, Any]]:
+    """The action and audit detail of one membership's change (old, new or both are set)."""
+    if new is None:
+        assert old is not None
+        return "member_removed", {"member": old[0], "role": old[1]}
+    if old is None:
+        return "member_added", {"member": new[0], "role": new[1]}
+    return "member_role_changed", {"member": new[0], "role": {"before": old[1], "after": new[1]}}
 
 
 def memberships_of(team: Team) -> MembershipSnapshot:
@@ -102,12 +119,6 @@ def record_membership_changes(
         old, new = before.get(user_id), after.get(user_id)
         if old == new:
             continue
-        if old is None:
-            action, detail = "member_added", {"member": new[0], "role": new[1]}
-        elif new is None:
-            action, detail = "member_removed", {"member": old[0], "role": old[1]}
-        else:
-            action = "member_role_changed"
-            detail = {"member": new[0], "role": {"before": old[1], "after": new[1]}}
+        action, detail = _membership_change(old, new)
         events.append(record(action, team=team, **detail, **kwargs))
     return events

@@ -60,7 +60,7 @@ class InstanceForm(forms.ModelForm):
             )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         moved = [name for name in DESTINATION_FIELDS if name in self.changed_data]
         if self.instance.pk is not None and moved and not cleaned.get("new_password"):
             self.add_error(

@@ -48,7 +48,9 @@ class AdminAuditTests(BaseTestCase):
             new_password=TEST_PASSWORD,
         )
         self.assertEqual(response.status_code, 302)
-        event = AuditEvent.objects.get(action="instance_changed")
+        moved = AuditEvent.objects.filter(action="instance_changed")
+        self.assertEqual({e.team for e in moved}, {self.alpha, self.beta})  # both teams' logs
+        event = moved.get(team=self.alpha)
         changes = event.detail["changes"]
         self.assertEqual(
             changes["host"], {"before": "alpha-pg.db.zektor.example", "after": "other.example.com"}
@@ -140,10 +142,10 @@ class AdminAuditTests(BaseTestCase):
 
 class ModelLevelTests(BaseTestCase):
     def test_no_path_deletes_an_instance_with_an_unfinished_rotation(self):
-        machine.start(self.pg, new_password="pending-secret-123")
+        rotation = machine.start(self.pg, new_password="pending-secret-123")
         with self.assertRaises(ProtectedError) as error:
             Instance.objects.filter(pk=self.pg.pk).delete()
-        self.assertEqual([r.instance for r in error.exception.protected_objects], [self.pg])
+        self.assertEqual([r.pk for r in error.exception.protected_objects], [rotation.pk])
         self.assertTrue(Instance.objects.filter(pk=self.pg.pk).exists())
 
     def test_finished_rotations_go_with_their_instance(self):
@@ -189,7 +191,7 @@ class CommandAuditTests(BaseTestCase):
             path = Path(folder) / "moved.json"
             path.write_text(json.dumps([record]))
             call_command("import_instances", str(path), stdout=io.StringIO())
-        event = AuditEvent.objects.get(action="instance_changed")
+        event = AuditEvent.objects.get(action="instance_changed", team=self.beta)
         self.assertEqual(event.detail["changes"]["host"]["after"], "moved.example.com")
         self.assertEqual(event.detail["changes"]["team"], {"before": "Alpha", "after": "Beta"})
         self.assertEqual(event.actor_name, f"manage.py import_instances {OS_USER}")

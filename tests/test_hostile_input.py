@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from instances.models import Instance, Team
+from instances.rotation import machine
 from instances.validation import CA_CERT_MAX_BYTES, certificates_only
 from tests.base import CA_PEM, IMPORT_RECORD, TEST_PASSWORD, BaseTestCase, admin_form_data
 
@@ -231,3 +232,9 @@ class StoredCaTests(BaseTestCase):
         self.assertEqual(response.status_code, 409)
         self.assertNotIn(b"PRIVATE KEY", response.content)
         self.assertIn(b"paste the CA", response.content)
+
+    def test_a_rotation_refuses_the_same_characters(self):
+        for bad in ("new-password\t123", "new-password\x85123", "new-password\ud800123"):
+            with self.assertRaises(machine.RotationRefused):
+                machine.start(self.pg, new_password=bad)
+        self.assertFalse(self.pg.rotations.exists())

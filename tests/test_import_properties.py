@@ -93,6 +93,8 @@ def hostile_records(draw) -> dict:
 
 
 class ImportPropertyTests(TestCase):
+    folder: tempfile.TemporaryDirectory[str]
+
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
