@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -89,6 +90,10 @@ def find(token: str, request: HttpRequest) -> Invitation:
     )
     if invitation is None:
         raise InvitationRefused("This invitation link is not valid. Check that it is complete.")
+    if invitation.withdrawn_at is not None:
+        raise InvitationRefused(
+            "This invitation was withdrawn. Ask a team admin for a new one if you need it."
+        )
     if invitation.used_at is not None:
         raise InvitationRefused(
             "This invitation was already used. Ask a team admin for a new one if you need it."
@@ -105,13 +110,31 @@ def find(token: str, request: HttpRequest) -> Invitation:
     return invitation
 
 
+def pending(team: Team) -> QuerySet[Invitation]:
+    """The team's invitations that can still be used."""
+    open_ones = team.invitations.filter(used_at__isnull=True, withdrawn_at__isnull=True)
+    return open_ones.filter(expires_at__gt=timezone.now()).select_related("created_by")
+
+
+def withdraw(invitation: Invitation, request: HttpRequest) -> bool:
+    """Makes an unused link useless; False if it was used or withdrawn meanwhile."""
+    withdrawn = Invitation.objects.filter(
+        pk=invitation.pk, used_at__isnull=True, withdrawn_at__isnull=True
+    ).update(withdrawn_at=timezone.now())
+    if withdrawn:
+        record(
+            "invitation_withdrawn", request=request, team=invitation.team, invitation=invitation.pk
+        )
+    return bool(withdrawn)
+
+
 def accept(invitation: Invitation, user: User, request: HttpRequest) -> Membership:
     """Makes `user` a member with the invitation's role; the link is used up."""
     with transaction.atomic():
         # Only one request can use the link: the row is claimed before anything else.
-        claimed = Invitation.objects.filter(pk=invitation.pk, used_at__isnull=True).update(
-            used_at=timezone.now(), used_by=user
-        )
+        claimed = Invitation.objects.filter(
+            pk=invitation.pk, used_at__isnull=True, withdrawn_at__isnull=True
+        ).update(used_at=timezone.now(), used_by=user)
         if not claimed:
             raise InvitationRefused("This invitation was already used.")
         membership = Membership.objects.filter(team=invitation.team, user=user).first()

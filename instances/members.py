@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from instances.audit import memberships_of, record, record_membership_changes
-from instances.models import Membership, Role, Team
+from instances.models import AuditEvent, Membership, Role, Team
 
 
 class MembershipRefused(Exception):
@@ -22,6 +22,16 @@ class MembershipRefused(Exception):
 
 def members_of(team: Team) -> QuerySet[Membership]:
     return Membership.objects.filter(team=team).select_related("user").order_by("user__username")
+
+
+def former_members(team: Team, limit: int = 50) -> list[User]:
+    """People removed from `team` (from the audit log) who are not members again, most
+    recently removed first: their pages still show what they saw."""
+    removed = AuditEvent.objects.filter(team=team, action="member_removed").order_by("-id")
+    names = list(dict.fromkeys(event.detail.get("member") for event in removed[: limit * 4]))
+    users = User.objects.filter(username__in=names).exclude(memberships__team=team)
+    by_name = {user.username: user for user in users}
+    return [by_name[name] for name in names if name in by_name][:limit]
 
 
 @contextmanager

@@ -311,6 +311,7 @@ class Invitation(models.Model):
     used_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
     # Set when an expired link was first opened, so its `invitation_expired` record is one.
     expiry_recorded = models.BooleanField(default=False)
 

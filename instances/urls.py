@@ -71,6 +71,11 @@ urlpatterns = [
         members.member_remove,
         name="team-member-remove",
     ),
+    path(
+        "teams/<int:team_id>/invitations/<int:invitation_id>/withdraw",
+        members.invitation_withdraw,
+        name="team-invitation-withdraw",
+    ),
     path("invitations/<str:token>/", invitations.invitation_accept, name="invitation-accept"),
     path("teams/<int:team_id>/instances/new/", instance_edit.instance_new, name="instance-new"),
     path(

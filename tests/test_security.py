@@ -89,6 +89,10 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     "teams/<int:team_id>/members/<int:user_id>/": (_admins_only(200), _signed_in(405)),
     "teams/<int:team_id>/members/<int:user_id>/role": (_signed_in(405), _admins_only(400)),
     "teams/<int:team_id>/members/<int:user_id>/remove": (_admins_only(200), _admins_only(400)),
+    "teams/<int:team_id>/invitations/<int:invitation_id>/withdraw": (
+        _signed_in(405),
+        _admins_only(404),  # there is no invitation 1
+    ),
     "invitations/<str:token>/": (_everyone(404), _everyone(404)),
     "teams/<int:team_id>/instances/new/": (_admins_only(200), _admins_only(400)),
     "teams/<int:team_id>/instances/new/test": (_signed_in(405), _admins_only(400)),

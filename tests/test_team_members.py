@@ -294,3 +294,37 @@ class TeamCreationTests(BaseTestCase):
         response = self.client.post(reverse("team-create"), {"name": "G", "first_admin": "bob"})
         self.assertEqual(response.status_code, 403)
         self.assertFalse(AuditEvent.objects.exists())
+
+
+class WithdrawAndFormerMembersTests(MembersTestCase):
+    def test_it_withdraws_an_open_invitation_whose_link_then_fails(self):
+        link = self.invite()
+        invitation = Invitation.objects.get()
+        url = reverse("team-invitation-withdraw", args=[self.alpha.pk, invitation.pk])
+        self.client.force_login(self.member)
+        self.assertEqual(self.client.post(url).status_code, 403)
+        self.client.force_login(self.admin)
+        self.assertContains(self.client.get(self.members_url()), "Withdraw")
+        self.assertRedirects(self.client.post(url), self.members_url())
+        self.assertNotContains(self.client.get(self.members_url()), "Withdraw")
+        self.client.logout()
+        self.assertContains(self.client.get(link), "withdrawn", status_code=404)
+        self.assertEqual(AuditEvent.objects.filter(action="invitation_withdrawn").count(), 1)
+
+    def test_it_refuses_another_teams_invitation(self):
+        self.client.force_login(self.outsider)
+        self.client.post(reverse("team-invite", args=[self.beta.pk]), {"invite-role": "member"})
+        invitation = Invitation.objects.get(team=self.beta)
+        self.client.force_login(self.admin)
+        url = reverse("team-invitation-withdraw", args=[self.alpha.pk, invitation.pk])
+        self.assertEqual(self.client.post(url).status_code, 404)
+        invitation.refresh_from_db()
+        self.assertIsNone(invitation.withdrawn_at)
+
+    def test_it_lists_former_members_until_they_return(self):
+        self.client.post(self.members_url("team-member-remove", self.member.pk))
+        former = self.members_url("team-member", self.member.pk)
+        self.assertContains(self.client.get(self.members_url()), f'href="{former}"')
+        data = {"add-username": "bob", "add-role": "viewer"}
+        self.client.post(self.members_url("team-member-add"), data)
+        self.assertNotContains(self.client.get(self.members_url()), "Former members")

@@ -49,6 +49,7 @@ def sample_values(
         "uid": rotation_uid or "00000000-0000-0000-0000-000000000000",
         "team_id": team_id,
         "user_id": user_id,
+        "invitation_id": 1,
         "token": "no-such-invitation",
         "object_id": user_id,
         "id": user_id,

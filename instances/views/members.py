@@ -10,13 +10,12 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from instances import invitations, members, offboarding
 from instances.access import get_team_for
-from instances.models import AuditEvent, Membership, Role, Team
+from instances.models import AuditEvent, Invitation, Membership, Role, Team
 
 
 class UserField(forms.CharField):
@@ -66,12 +65,12 @@ class TeamForm(forms.Form):
 def _members_page(
     request: HttpRequest, team: Team, membership: Membership, status: int = 200, **context
 ) -> HttpResponse:
-    pending = team.invitations.filter(used_at__isnull=True, expires_at__gt=timezone.now())
     context = {
         "team": team,
         "membership": membership,
         "members": members.members_of(team),
-        "pending": pending,
+        "pending": invitations.pending(team),
+        "former": members.former_members(team),
         "add_form": AddMemberForm(prefix="add"),
         "invite_form": InviteForm(prefix="invite"),
         "mail_configured": invitations.mail_configured(),
@@ -118,6 +117,18 @@ def member_invite(request: HttpRequest, team_id: int) -> HttpResponse:
     return _members_page(
         request, team, membership, invitation=invitation, invitation_link=link, mailed=mailed
     )
+
+
+@login_required
+@require_POST
+def invitation_withdraw(request: HttpRequest, team_id: int, invitation_id: int) -> HttpResponse:
+    team, _ = get_team_for(request.user, team_id, Role.ADMIN)
+    invitation = get_object_or_404(Invitation, pk=invitation_id, team=team)
+    if invitations.withdraw(invitation, request):
+        messages.success(request, "The invitation was withdrawn: its link no longer works.")
+    else:
+        messages.warning(request, "That invitation was already used or withdrawn.")
+    return redirect("team-members", team.pk)
 
 
 def _member_of(team: Team, user_id: int) -> tuple[User, Membership | None]:
