@@ -16,6 +16,7 @@ from tests.e2e.conftest import (
     serious_accessibility_violations,
     sign_in,
 )
+from tests.e2e.test_browse import FOCUSED
 
 pytestmark = [pytest.mark.e2e]
 
@@ -195,3 +196,21 @@ def test_it_has_no_serious_accessibility_problems(new_context, axe_script, porta
     page.goto(link)
     problems += [f"invitation: {p}" for p in serious_accessibility_violations(page, axe_script)]
     assert not problems, "\n".join(problems)
+
+
+def test_it_runs_the_members_page_by_keyboard_with_visible_focus(page: Page, portal) -> None:
+    sign_in(page, "alice")
+    page.goto(f"/teams/{portal.alpha.pk}/members/")
+    seen = set()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        focus = page.evaluate(FOCUSED)
+        if focus is None:
+            break
+        assert focus["outline"], f"no visible focus on {focus['label']!r}"
+        seen.add(focus["label"])
+    assert {"bob", "Add member", "Create invitation link"} <= seen
+    page.locator("#id_add-username").focus()
+    page.keyboard.type("bea")
+    page.keyboard.press("Enter")  # submits the form it is in
+    expect(page.get_by_text("bea is now member of Alpha.")).to_be_visible()
