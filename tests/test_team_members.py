@@ -114,7 +114,7 @@ class RoleAndRemoveTests(MembersTestCase):
     def test_it_lets_an_admin_step_down_once_there_is_another(self):
         Membership.objects.filter(user=self.member, team=self.alpha).update(role=Role.ADMIN)
         url = self.members_url("team-member-role", self.admin.pk)
-        self.client.post(url, {"role": "member"})
+        self.assertRedirects(self.client.post(url, {"role": "member"}), reverse("instance-list"))
         self.assertEqual(self.role_of(self.admin), "member")
         # Now a member: the team's admin pages are closed to them.
         self.assertEqual(self.client.get(self.members_url()).status_code, 403)

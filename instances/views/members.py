@@ -187,6 +187,8 @@ def member_role(request: HttpRequest, team_id: int, user_id: int) -> HttpRespons
             request, team_id, user_id, "teams/member.html", 400, role_form=form, error=str(refused)
         )
     messages.success(request, f"{current.user.username} is now {current.role}.")
+    if current.user == request.user and current.role != Role.ADMIN:
+        return redirect("instance-list")  # the team's admin pages are closed to them now
     return redirect("team-member", team.pk, user_id)
 
 
@@ -205,6 +207,9 @@ def member_remove(request: HttpRequest, team_id: int, user_id: int) -> HttpRespo
         members.remove_member(current, request)
     except members.MembershipRefused as refused:
         return _member_page(request, team_id, user_id, template, 400, error=str(refused))
+    if person == request.user:
+        messages.success(request, f"You left {team.name}.")
+        return redirect("instance-list")
     messages.success(
         request,
         f"{person.username} was removed from {team.name}. Rotate the passwords they saw below.",
