@@ -328,3 +328,17 @@ class WithdrawAndFormerMembersTests(MembersTestCase):
         data = {"add-username": "bob", "add-role": "viewer"}
         self.client.post(self.members_url("team-member-add"), data)
         self.assertNotContains(self.client.get(self.members_url()), "Former members")
+
+
+class SingleSignOnInvitationTests(MembersTestCase):
+    @override_settings(ZEKTOR_LOCAL_LOGIN=False)
+    def test_it_offers_no_password_when_sign_in_is_sso_only(self):
+        link = self.invite()
+        self.client.logout()
+        page = self.client.get(link)
+        self.assertContains(page, "Sign in to join")
+        self.assertNotContains(page, 'name="password1"')
+        data = {"username": "eve", "password1": "long-enough-pass-99"}
+        response = self.client.post(link, data | {"password2": data["password1"]})
+        self.assertEqual(response.status_code, 400)
+        self.assertFalse(User.objects.filter(username="eve").exists())

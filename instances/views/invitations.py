@@ -4,6 +4,7 @@ instances."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
@@ -27,8 +28,12 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     except invitations.InvitationRefused as refused:
         return render(request, "error.html", {"status": 404, "message": str(refused)}, status=404)
     signed_in = request.user.is_authenticated
-    form: UserCreationForm | None = None if signed_in else UserCreationForm(request.POST or None)
-    if request.method == "POST" and (form is None or form.is_valid()):
+    # With ZEKTOR_LOCAL_LOGIN=false (SSO only) nobody gets a password: sign in, then join.
+    passwords = getattr(settings, "ZEKTOR_LOCAL_LOGIN", True)
+    form: UserCreationForm | None = None
+    if passwords and not signed_in:
+        form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and (signed_in or (form is not None and form.is_valid())):
         return _join(request, invitation, form)
     context = {"invitation": invitation, "form": form, "token": token}
     status = 400 if request.method == "POST" else 200
