@@ -28,16 +28,14 @@ system-deps-test:
 
 # The demo servers (TLS PostgreSQL and Valkey on localhost, data in .data/demo) keep
 # running after runserver stops; `make stop-demo` stops them, `make clean` also deletes
-# their data (wherever it is: see demo/stack.py). They listen on loopback,
-# which connection tests refuse by default, so the portal runs here with the default
-# ZEKTOR_CHECK_DENY_NETWORKS minus 127.0.0.0/8 and ::1/128 (demo only: keep loopback
-# denied in production).
-DEMO_DENY_NETWORKS := 0.0.0.0/8,169.254.0.0/16,fe80::/10,224.0.0.0/4,ff00::/8
+# their data (wherever it is: see demo/stack.py). They listen on loopback, which
+# connection tests refuse by default, so the portal runs here with
+# ZEKTOR_CHECK_ALLOW_LOOPBACK=true (development only: never in production).
 
 run: venv system-deps-run
 	ZEKTOR_DEBUG=true $(BIN)/python manage.py migrate --noinput
 	ZEKTOR_DEBUG=true $(BIN)/python manage.py load_demo --url http://$(HOST):$(PORT)/
-	ZEKTOR_DEBUG=true ZEKTOR_CHECK_DENY_NETWORKS=$(DEMO_DENY_NETWORKS) \
+	ZEKTOR_DEBUG=true ZEKTOR_CHECK_ALLOW_LOOPBACK=true \
 		$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 stop-demo: venv

@@ -47,7 +47,7 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from instances.checks.engine import ConnectionCheck  # noqa: E402
-from instances.checks.service import save_run, target_for  # noqa: E402
+from instances.checks.service import check_target, save_run  # noqa: E402
 from instances.models import Instance, Membership, Role, Team  # noqa: E402
 from tests.base import instance_on  # noqa: E402
 from tests.servers import ServerInfo, start_postgres, start_redis  # noqa: E402
@@ -97,7 +97,7 @@ def bare_valkey(server: ServerInfo) -> None:
 
 
 def check_engine(instance: Instance) -> None:
-    report = ConnectionCheck(target_for(instance)).run_all()
+    report = ConnectionCheck(check_target(instance)).run_all()
     assert report.status == "ok", report.as_dict()
 
 
@@ -107,7 +107,7 @@ def check_command(instance: Instance) -> None:
 
 def check_http(client: Client, instance: Instance) -> None:
     cache.clear()  # the endpoint allows 10 runs a minute per user and instance
-    response = client.post(reverse("instance-test-run", args=[instance.name]))
+    response = client.post(reverse("instance-check-run", args=[instance.name]))
     body = response.getvalue()
     assert b'"status": "ok"' in body.splitlines()[-1], body[-500:]
 
@@ -152,7 +152,7 @@ def main() -> None:
             ):
                 rows.append((f"{label}: check via {how}", timed(action, runs), base))
 
-        report = ConnectionCheck(target_for(pg_instance)).run_all()
+        report = ConnectionCheck(check_target(pg_instance)).run_all()
         store = timed(lambda: save_run(pg_instance, report), runs)
         rows.append(("storing one run (portal DB)", store, statistics.median(rows[0][1])))
 

@@ -67,7 +67,7 @@ def populate(count: int) -> User:
             database="app" if postgresql else "",
             ca_cert=CA_PEM if n % 3 == 0 else "",
         )
-        instance.password = f"bench-password-{n}"
+        instance.set_password(f"bench-password-{n}")
         instances.append(instance)
     Instance.objects.bulk_create(instances)
     return user

@@ -8,8 +8,8 @@ from typing import Any
 from django import forms
 
 from instances.access import Visitor, admin_teams
-from instances.crypto import DecryptionError
 from instances.models import Instance
+from instances.secrets import Purpose, SecretUnavailable, open_password
 from instances.validation import CA_CERT_MAX_BYTES, validate_password_text
 
 # Where the stored password is sent: changing any of these needs the password typed again.
@@ -46,6 +46,7 @@ class InstanceForm(forms.ModelForm):
             "sslmode",
             "tls",
             "ca_cert",
+            "allow_md5",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -77,7 +78,7 @@ class InstanceForm(forms.ModelForm):
         whether it did."""
         typed = self.cleaned_data.get("new_password")
         if typed and not self._stores(typed):
-            self.instance.password = typed
+            self.instance.set_password(typed)
             self.password_changed = True
         return super().save(commit=commit)
 
@@ -85,9 +86,9 @@ class InstanceForm(forms.ModelForm):
         if self.instance.pk is None or not self.instance.password_sealed:
             return False
         try:
-            return self.instance.password == password
-        except DecryptionError:
-            return False
+            return open_password(self.instance, Purpose.FORM) == password
+        except SecretUnavailable:
+            return False  # replaced by the typed password
 
 
 class PortalInstanceForm(InstanceForm):

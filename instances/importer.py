@@ -14,9 +14,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
 from instances.audit import record_instance_change
-from instances.crypto import DecryptionError
+from instances.engines import engine_for
 from instances.models import (
-    DEFAULT_PORTS,
     Engine,
     Instance,
     SslMode,
@@ -24,6 +23,7 @@ from instances.models import (
     Team,
     Tier,
 )
+from instances.secrets import Purpose, SecretUnavailable, open_password
 from instances.validation import describe, short, validate_password_text
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -154,13 +154,14 @@ def parse_record(index: int, raw: Any) -> InstanceRecord:
 
 def _fields(raw: dict[str, Any], fail: Callable[[str, str], ImportFileError]) -> dict[str, Any]:
     engine = _choice(raw, "engine", Engine.values, fail)
-    postgres = engine == Engine.POSTGRESQL
+    facts = engine_for(engine)
+    postgres = facts.has_database  # PostgreSQL-style: a database and an sslmode
     fields: dict[str, Any] = {
         "engine": engine,
         "tier": _choice(raw, "tier", Tier.values, fail),
         "host": _text(raw, "host", fail),
-        "port": _port(raw, fail, DEFAULT_PORTS[engine]),
-        "username": _text(raw, "username", fail, None if postgres else "default", 63),
+        "port": _port(raw, fail, facts.default_port),
+        "username": _text(raw, "username", fail, facts.default_username, 63),
         "status": _choice(raw, "status", Status.values, fail, Status.ACTIVE),
         "ca_cert": _ca_cert(raw, fail),
     }
@@ -263,9 +264,9 @@ def apply_records(
 
 def _same_password(instance: Instance, password: str) -> bool:
     try:
-        return instance.password == password
-    except DecryptionError:
-        return False
+        return open_password(instance, Purpose.IMPORT) == password
+    except SecretUnavailable:
+        return False  # replaced by the file's password
 
 
 def _upsert(
@@ -278,7 +279,7 @@ def _upsert(
                 "is required for a new instance"
             )
         instance = Instance(name=record.name, team=team, **record.fields)
-        instance.password = record.password
+        instance.set_password(record.password)
         instance.save()
         result.created.append(record.name)
         return
@@ -287,7 +288,7 @@ def _upsert(
         changed.append("team")
     if record.password is not None and not _same_password(instance, record.password):
         changed.append("password")
-        instance.password = record.password
+        instance.set_password(record.password)
     if not changed:
         result.unchanged.append(record.name)
         return

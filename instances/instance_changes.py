@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from instances.audit import WATCHED_FIELDS, record, record_instance_change, shown
 from instances.checks.engine import ConnectionCheck
-from instances.checks.service import target_for
+from instances.engines import target_for
 from instances.forms import InstanceForm
 from instances.models import Instance
 from instances.rotation import machine
+from instances.secrets import Purpose, open_password
 
 VIA = "portal"
 # Every field the portal form edits, except the password (never in a record).
@@ -60,13 +61,14 @@ def record_saved(
 
 def draft_check(form: InstanceForm) -> ConnectionCheck:
     """A check of the form's unsaved values (call after `form.is_valid()`): the typed
-    password, else the stored one, which the form only allows at the stored host and port.
-    The run goes through the same engine and road out as any check; nothing is saved."""
+    password, else the stored one, which the form only allows at the stored host and port
+    (SecretUnavailable when it cannot be opened). The run goes through the same engine and
+    road out as any check; nothing is saved."""
     draft = form.instance
-    typed = form.cleaned_data.get("new_password")
-    if typed:
-        draft.password = typed
-    return ConnectionCheck(target_for(draft))
+    password = form.cleaned_data.get("new_password") or open_password(
+        draft, Purpose.CONNECTION_TEST
+    )
+    return ConnectionCheck(target_for(draft, password))
 
 
 def set_archived(instance: Instance, archived: bool, request: HttpRequest) -> None:

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from instances.crypto import DecryptionError, Keyring, keyring
 from instances.models import SealedFieldsMixin
+from instances.secrets import reseal
 
 
 @dataclass
@@ -47,8 +48,7 @@ def _reseal_row(model: type[SealedFieldsMixin], pk: int, ring: Keyring) -> int:
             f for f in model.SEALED_FIELDS if getattr(row, f) and ring.needs_reseal(getattr(row, f))
         ]
         for name in stale:
-            context = row.seal_context(name)
-            setattr(row, name, ring.seal(ring.open(getattr(row, name), context), context))
+            setattr(row, name, reseal(row, name, ring))
         if stale:
             model._default_manager.filter(pk=pk).update(
                 **{name: getattr(row, name) for name in stale}

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 
 from instances.crypto import keyring
+from instances.engines import Engine as EngineInterface
+from instances.engines import engine_for
 from instances.tiers import TierLimits, limits_for
 from instances.validation import certificates_only, refuse_control_characters, validate_host
 
@@ -26,6 +28,8 @@ ROLE_RANK: dict[str, int] = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
 
 
 class Engine(models.TextChoices):
+    """The names of ``instances.engines.ENGINES``, as model choices."""
+
     POSTGRESQL = "postgresql", "PostgreSQL"
     VALKEY = "valkey", "Valkey"
 
@@ -48,9 +52,6 @@ class SslMode(models.TextChoices):
     REQUIRE = "require", "require"
     VERIFY_CA = "verify-ca", "verify-ca"
     VERIFY_FULL = "verify-full", "verify-full"
-
-
-DEFAULT_PORTS: dict[str, int] = {Engine.POSTGRESQL: 5432, Engine.VALKEY: 6379}
 
 
 class SealedFieldsMixin:
@@ -118,6 +119,11 @@ class Instance(SealedFieldsMixin, models.Model):
     sslmode = models.CharField(max_length=12, choices=SslMode.choices, default=SslMode.REQUIRE)
     tls = models.BooleanField(default=True)
     ca_cert = models.TextField(blank=True, help_text="PEM of a private CA, if any")
+    allow_md5 = models.BooleanField(
+        default=False,
+        help_text="PostgreSQL: also answer MD5 password requests (old servers only). The "
+        "portal never sends a password in clear text.",
+    )
     password_sealed = models.TextField(editable=False)
     last_check_status = models.CharField(max_length=8, blank=True)
     last_check_at = models.DateTimeField(null=True, blank=True)
@@ -138,12 +144,9 @@ class Instance(SealedFieldsMixin, models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def password(self) -> str:
-        return self.unseal("password_sealed")
-
-    @password.setter
-    def password(self, value: str) -> None:
+    def set_password(self, value: str) -> None:
+        """Seal ``value`` as the stored password (saved with the row). Opening it goes
+        through ``instances.secrets.open_password``, which names its purpose."""
         self.seal("password_sealed", value)
 
     @property
@@ -151,18 +154,22 @@ class Instance(SealedFieldsMixin, models.Model):
         return limits_for(self.engine, self.tier)
 
     @property
-    def is_postgresql(self) -> bool:
-        return self.engine == Engine.POSTGRESQL
+    def engine_info(self) -> EngineInterface:
+        """The engine's facts and behaviour (``instances.engines``), also for templates."""
+        return engine_for(self.engine)
 
     @property
     def ca_file_name(self) -> str | None:
         return f"{self.name}-ca.pem" if self.ca_cert else None
 
     def clean(self) -> None:
-        if self.engine == Engine.POSTGRESQL and not self.database:
-            raise ValidationError({"database": "A PostgreSQL instance needs a database name."})
-        if self.engine == Engine.VALKEY and self.database:
-            raise ValidationError({"database": "Valkey instances have no database name."})
+        if self.engine not in Engine.values:
+            return  # the field's own validation names the bad choice
+        engine = self.engine_info
+        if engine.has_database and not self.database:
+            raise ValidationError({"database": f"A {engine.label} instance needs a database name."})
+        if not engine.has_database and self.database:
+            raise ValidationError({"database": f"{engine.label} instances have no database name."})
         if self.ca_cert:
             try:
                 self.ca_cert = certificates_only(self.ca_cert)

@@ -7,6 +7,7 @@ snippets are rendered for display only: the password reads as MASK.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -126,10 +127,12 @@ def _valkey_uri(instance: Instance, password: str) -> str:
     return f"{scheme}://{user}:{secret}@{_uri_host(instance.host)}:{instance.port}"
 
 
+def _libpq_uri(instance: Instance, password: str) -> str:
+    return _postgresql_uri(instance, password, _libpq_params(instance))
+
+
 def _uri(instance: Instance, password: str) -> str:
-    if instance.is_postgresql:
-        return _postgresql_uri(instance, password, _libpq_params(instance))
-    return _valkey_uri(instance, password)
+    return _URIS[instance.engine](instance, password)
 
 
 def connection_uri(instance: Instance, password: str | None) -> str:
@@ -164,10 +167,7 @@ def _context(instance: Instance, password: str) -> dict[str, Any]:
         "pool_size": instance.limits.pool_size,
         "uri": _uri(instance, password),
     }
-    if instance.is_postgresql:
-        context.update(_postgresql_context(instance, password))
-    else:
-        context["tls"] = instance.tls
+    context.update(_ENGINE_CONTEXT[instance.engine](instance, password))
     return context
 
 
@@ -206,12 +206,27 @@ def _postgresql_context(instance: Instance, password: str) -> dict[str, Any]:
     }
 
 
+def _valkey_context(instance: Instance, password: str) -> dict[str, Any]:
+    return {"tls": instance.tls}
+
+
 def _pgx_dsn(instance: Instance, params: dict[str, str]) -> str:
     """A URL without the password: the Go snippets set it from a string literal."""
     user = escaping.uri_component(instance.username)
     database = escaping.uri_component(instance.database)
     host = _uri_host(instance.host)
     return f"postgres://{user}@{host}:{instance.port}/{database}?{_query(params)}"
+
+
+# Per engine (the keys of _SPECS): the URI and what its snippet templates use beyond _context.
+_URIS: dict[str, Callable[[Instance, str], str]] = {
+    "postgresql": _libpq_uri,
+    "valkey": _valkey_uri,
+}
+_ENGINE_CONTEXT: dict[str, Callable[[Instance, str], dict[str, Any]]] = {
+    "postgresql": _postgresql_context,
+    "valkey": _valkey_context,
+}
 
 
 def _unmask(text: str, password: str | None) -> str:

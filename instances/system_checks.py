@@ -7,8 +7,10 @@ import ipaddress
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
-METADATA_ADDRESS = ipaddress.ip_address("169.254.169.254")
-LOOPBACK_ADDRESS = ipaddress.ip_address("127.0.0.1")
+METADATA_ADDRESSES = tuple(
+    ipaddress.ip_address(address)
+    for address in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
 
 
 @register(Tags.security, deploy=True)
@@ -27,17 +29,29 @@ def check_database_for_production(app_configs, **kwargs) -> list[Warning]:
 @register(Tags.security)
 def check_deny_networks(app_configs, **kwargs) -> list[Warning]:
     warnings = []
-    for address, what in ((METADATA_ADDRESS, "cloud metadata"), (LOOPBACK_ADDRESS, "loopback")):
-        if not any(address in net for net in settings.ZEKTOR_CHECK_DENY_NETWORKS):
-            warnings.append(
-                Warning(
-                    f"ZEKTOR_CHECK_DENY_NETWORKS lets connection tests reach {what} "
-                    f"addresses ({address}).",
-                    hint="Keep 127.0.0.0/8 and 169.254.0.0/16 denied unless you run "
-                    "database servers there on purpose.",
-                    id="zektor.W002",
-                )
+    reachable = [
+        address
+        for address in METADATA_ADDRESSES
+        if not any(address in net for net in settings.ZEKTOR_CHECK_DENY_NETWORKS)
+    ]
+    if reachable:
+        warnings.append(
+            Warning(
+                "ZEKTOR_CHECK_DENY_NETWORKS lets connection tests reach cloud metadata "
+                f"addresses ({', '.join(map(str, reachable))}).",
+                hint="Keep 169.254.0.0/16, fd00:ec2::254/128 and 100.100.100.200/32 denied.",
+                id="zektor.W002",
             )
+        )
+    if settings.ZEKTOR_CHECK_ALLOW_LOOPBACK and not settings.DEBUG:
+        warnings.append(
+            Warning(
+                "ZEKTOR_CHECK_ALLOW_LOOPBACK lets connection tests and rotations reach the "
+                "portal's own host.",
+                hint="Set it only for development and tests.",
+                id="zektor.W005",
+            )
+        )
     return warnings
 
 

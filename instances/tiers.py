@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from instances.engines import engine_for
+
 TIERS = ("starter", "standard", "pro", "business")
 
 # PostgreSQL max_connections and Valkey maxclients per tier.
@@ -12,11 +14,8 @@ CONNECTION_LIMITS: dict[str, dict[str, int]] = {
     "valkey": {"starter": 128, "standard": 256, "pro": 512, "business": 1024},
 }
 
-# Connections PostgreSQL keeps for superusers and the platform (superuser_reserved_connections).
-RESERVED_CONNECTIONS = 3
 # How many application processes a pool size should leave room for.
 ASSUMED_APP_PROCESSES = 4
-MAX_POOL_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -33,11 +32,10 @@ class TierLimits:
 
 
 def limits_for(engine: str, tier: str) -> TierLimits:
+    facts = engine_for(engine)
     limit = CONNECTION_LIMITS[engine][tier]
-    usable = limit - RESERVED_CONNECTIONS if engine == "postgresql" else limit
-    pool_size = max(2, min(MAX_POOL_SIZE, usable // ASSUMED_APP_PROCESSES))
-    if engine == "postgresql":
-        pool_size = min(pool_size, 10)
+    usable = limit - facts.reserved_connections
+    pool_size = max(2, min(facts.max_pool_size, usable // ASSUMED_APP_PROCESSES))
     return TierLimits(
         engine=engine,
         tier=tier,

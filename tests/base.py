@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import json
+import tempfile
 from ipaddress import ip_network
+from pathlib import Path
 from typing import Any
 
 import trustme
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import TestCase
 
+from instances.engines import engine_for
 from instances.models import Engine, Instance, Membership, Role, Team
 from tests.servers import ServerInfo
 
@@ -33,6 +39,16 @@ IMPORT_RECORD = {
     "database": "orders",
     "sslmode": "verify-full",
 }
+
+
+def import_records(records: list[dict]) -> str:
+    """Runs import_instances on a JSON file of ``records``; its output."""
+    out = io.StringIO()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "instances.json"
+        path.write_text(json.dumps(records))
+        call_command("import_instances", str(path), stdout=out, stderr=out)
+    return out.getvalue()
 
 
 def admin_form_data(instance: Instance, **overrides) -> dict:
@@ -73,17 +89,24 @@ def instance_on(server: ServerInfo, team: Team, name: str, **fields) -> Instance
 def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fields) -> Instance:
     defaults: dict[str, Any] = {
         "host": f"{name}.db.zektor.example",
-        "port": 5432 if engine == Engine.POSTGRESQL else 6379,
-        "username": "app" if engine == Engine.POSTGRESQL else "default",
-        "database": "app" if engine == Engine.POSTGRESQL else "",
+        "port": engine_for(engine).default_port,
+        "username": engine_for(engine).default_username or "app",
+        "database": "app" if engine_for(engine).has_database else "",
         "tier": "standard",
     }
     defaults.update(fields)
     password = defaults.pop("password", TEST_PASSWORD)
     instance = Instance(team=team, name=name, engine=engine, **defaults)
-    instance.password = password
+    instance.set_password(password)
     instance.save()
     return instance
+
+
+def stored_password(instance: Instance) -> str:
+    """The password the portal stores for ``instance`` now (read fresh from the database
+    when the instance is saved)."""
+    fresh = Instance.objects.get(pk=instance.pk) if instance.pk else instance
+    return fresh.unseal("password_sealed")
 
 
 class BaseTestCase(TestCase):

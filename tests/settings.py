@@ -8,6 +8,8 @@ os.environ.setdefault(
     "test1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 )
 os.environ.setdefault("ZEKTOR_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# The suite's servers listen on loopback; tests of the refusal turn this off.
+os.environ.setdefault("ZEKTOR_CHECK_ALLOW_LOOPBACK", "true")
 
 from zektor_portal.settings import *  # noqa: F403
 from zektor_portal.settings import INSTALLED_APPS

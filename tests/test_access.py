@@ -30,7 +30,7 @@ class AccessTests(BaseTestCase):
 
     def test_it_answers_404_for_another_teams_instance(self):
         self.client.force_login(self.outsider)
-        for name in ("instance-settings", "instance-test", "instance-activity"):
+        for name in ("instance-settings", "instance-check", "instance-activity"):
             response = self.client.get(reverse(name, args=["alpha-pg"]))
             assert response.status_code == 404, name
         assert self.client.get(reverse("instance-settings", args=["beta-pg"])).status_code == 200

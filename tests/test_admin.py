@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from instances.models import AuditEvent, Rotation, RotationState
 from instances.rotation import machine
-from tests.base import TEST_PASSWORD, BaseTestCase, admin_form_data
+from tests.base import TEST_PASSWORD, BaseTestCase, admin_form_data, stored_password
 
 
 class AdminTests(BaseTestCase):
@@ -31,13 +31,13 @@ class AdminTests(BaseTestCase):
         response = self.client.post(url, self.instance_form(tier="pro"))
         self.assertEqual(response.status_code, 302)
         self.pg.refresh_from_db()
-        self.assertEqual((self.pg.tier, self.pg.password), ("pro", TEST_PASSWORD))
+        self.assertEqual((self.pg.tier, stored_password(self.pg)), ("pro", TEST_PASSWORD))
 
     def test_it_sets_a_new_password_and_audits_it(self):
         url = reverse("admin:instances_instance_change", args=[self.pg.pk])
         self.client.post(url, self.instance_form(new_password="a new one 123"))
         self.pg.refresh_from_db()
-        self.assertEqual(self.pg.password, "a new one 123")
+        self.assertEqual(stored_password(self.pg), "a new one 123")
         event = AuditEvent.objects.get(action="password_set")
         self.assertEqual((event.actor, event.instance), (self.root, self.pg))
         self.assertNotIn("a new one 123", str(event.detail))

@@ -6,8 +6,6 @@ from __future__ import annotations
 import getpass
 import io
 import json
-import tempfile
-from pathlib import Path
 
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -24,7 +22,7 @@ from instances.models import (
     Team,
 )
 from instances.rotation import machine
-from tests.base import CA_PEM, TEST_PASSWORD, BaseTestCase, admin_form_data
+from tests.base import CA_PEM, TEST_PASSWORD, BaseTestCase, admin_form_data, import_records
 
 OS_USER = f"(OS user {getpass.getuser()})"
 
@@ -174,7 +172,7 @@ class CommandAuditTests(BaseTestCase):
         call_command("snippets", "alpha-pg", "--json", stdout=out)
         self.assertIn(json.dumps(TEST_PASSWORD, ensure_ascii=False)[1:-1], out.getvalue())
         event = AuditEvent.objects.get()
-        self.assertEqual((event.action, event.instance), ("reveal", self.pg))
+        self.assertEqual((event.action, event.instance), ("snippets_command", self.pg))
         self.assertEqual(event.actor_name, f"manage.py snippets {OS_USER}")
 
     def test_import_records_changes_of_host_and_team(self):
@@ -187,10 +185,7 @@ class CommandAuditTests(BaseTestCase):
             "username": "app",
             "database": "app",
         }
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "moved.json"
-            path.write_text(json.dumps([record]))
-            call_command("import_instances", str(path), stdout=io.StringIO())
+        import_records([record])
         event = AuditEvent.objects.get(action="instance_changed", team=self.beta)
         self.assertEqual(event.detail["changes"]["host"]["after"], "moved.example.com")
         self.assertEqual(event.detail["changes"]["team"], {"before": "Alpha", "after": "Beta"})

@@ -154,4 +154,4 @@ class UndecryptableTests(BaseTestCase):
             out, err, code = run_command(command, *args, json=True)
             assert code == 1
             assert out == ""
-            assert "cannot be decrypted" in err
+            assert "could not be decrypted" in err and "gone" in err

@@ -14,7 +14,9 @@ from instances.checks import hints
 from instances.checks.engine import ConnectionCheck
 from instances.checks.limits import limits
 from instances.checks.report import Certificate, Report, ServerFacts
-from instances.checks.session import Session, Target
+from instances.checks.session import Session
+from instances.engines import Target, engine_for
+from instances.outbound import AddressPolicy
 from tests.base import ALLOW_LOOPBACK
 from tests.servers import HOSTILE_PASSWORD, ServerInfo, Tarpit
 
@@ -62,9 +64,10 @@ def certificate_of(report: Report) -> Certificate:
     return report.tls.certificate
 
 
-def run(t: Target, *, timeout: float = TIMEOUT, deny=ALLOW_LOOPBACK) -> Report:
+def run(t: Target, *, timeout: float = TIMEOUT, deny=ALLOW_LOOPBACK, allow_loopback=None) -> Report:
     began = time.monotonic()
-    report = ConnectionCheck(t, timeout=timeout, deny_networks=deny).run_all()
+    check = ConnectionCheck(t, timeout=timeout, deny_networks=deny, allow_loopback=allow_loopback)
+    report = check.run_all()
     elapsed = time.monotonic() - began
     assert elapsed <= timeout + 1, f"took {elapsed:.2f} s"
     assert report.duration_ms <= (timeout + 1) * 1000
@@ -347,14 +350,15 @@ def test_it_refuses_denied_networks_without_sending_a_packet(tarpit: Tarpit, hos
         username="default",
         password=HOSTILE_PASSWORD,
     )
-    report = run(t, deny=LOOPBACK_DENIED)
+    report = run(t, deny=LOOPBACK_DENIED, allow_loopback=False)
     assert_failed_at(report, "resolve", "ZEKTOR_CHECK_DENY_NETWORKS")
     assert "Nothing was sent" in step(report, "resolve").message
     time.sleep(0.2)
     assert tarpit.accepted == accepted
 
 
-def test_it_uses_the_settings_deny_list_by_default(tarpit: Tarpit):
+def test_it_uses_the_settings_deny_list_by_default(tarpit: Tarpit, settings):
+    settings.ZEKTOR_CHECK_ALLOW_LOOPBACK = False
     t = Target(
         name="deny",
         engine="valkey",
@@ -380,7 +384,7 @@ def _session_with(server: ServerFacts, tier_max: int | None) -> Session:
         password="p" * 8,
         tier_max_connections=tier_max,
     )
-    session = Session(t, [], 1.0)
+    session = Session(t, engine_for(t), AddressPolicy(()), 1.0)
     session.server = server
     return session
 

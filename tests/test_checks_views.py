@@ -13,7 +13,7 @@ from django.test import Client, RequestFactory, override_settings
 from django.urls import resolve, reverse
 
 from instances.models import AuditEvent, CheckRun
-from instances.views.checks import run_test
+from instances.views.checks import run_check
 from tests.base import ALLOW_LOOPBACK, BaseTestCase, instance_on, make_instance
 
 
@@ -26,14 +26,14 @@ class TestTabTests(BaseTestCase):
     def setUp(self) -> None:
         cache.clear()
         # 127.0.0.1 is in the default deny list: such a test fails at once, without traffic.
-        self.denied = make_instance(self.alpha, "denied-pg", host="127.0.0.1")
+        self.denied = make_instance(self.alpha, "denied-pg", host="0.0.0.0")
 
     def run_url(self, name: str = "denied-pg") -> str:
-        return reverse("instance-test-run", args=[name])
+        return reverse("instance-check-run", args=[name])
 
     def test_it_shows_the_tab_to_viewers_without_the_button(self):
         self.client.force_login(self.viewer)
-        response = self.client.get(reverse("instance-test", args=["denied-pg"]))
+        response = self.client.get(reverse("instance-check", args=["denied-pg"]))
         assert response.status_code == 200
         assert b"data-check-form" not in response.content
         assert b"DNS lookup" in response.content
@@ -41,7 +41,7 @@ class TestTabTests(BaseTestCase):
 
     def test_it_shows_the_button_to_members(self):
         self.client.force_login(self.member)
-        response = self.client.get(reverse("instance-test", args=["denied-pg"]))
+        response = self.client.get(reverse("instance-check", args=["denied-pg"]))
         assert b"data-check-form" in response.content
         assert self.run_url().encode() in response.content
         assert b"<script>" not in response.content
@@ -49,7 +49,7 @@ class TestTabTests(BaseTestCase):
 
     def test_it_hides_other_teams_instances(self):
         self.client.force_login(self.outsider)
-        assert self.client.get(reverse("instance-test", args=["denied-pg"])).status_code == 404
+        assert self.client.get(reverse("instance-check", args=["denied-pg"])).status_code == 404
         assert self.client.post(self.run_url()).status_code == 404
 
     def test_it_refuses_viewers_a_run(self):
@@ -65,7 +65,7 @@ class TestTabTests(BaseTestCase):
         client = Client(enforce_csrf_checks=True)
         client.force_login(self.member)
         assert client.post(self.run_url()).status_code == 403
-        page = client.get(reverse("instance-test", args=["denied-pg"]))
+        page = client.get(reverse("instance-check", args=["denied-pg"]))
         token = page.context["csrf_token"]
         response = client.post(self.run_url(), HTTP_X_CSRFTOKEN=str(token))
         assert response.status_code == 200
@@ -99,7 +99,7 @@ class TestTabTests(BaseTestCase):
         limited = self.client.post(self.run_url())
         assert limited.status_code == 429
         assert b"Wait a minute" in limited.content
-        make_instance(self.alpha, "denied-cache", "valkey", host="127.0.0.1")
+        make_instance(self.alpha, "denied-cache", "valkey", host="0.0.0.0")
         assert self.client.post(self.run_url("denied-cache")).status_code == 200
         self.client.force_login(self.admin)
         assert self.client.post(self.run_url()).status_code == 200
@@ -118,13 +118,13 @@ class LiveTestTabTests(BaseTestCase):
 
     def test_it_streams_a_healthy_run_without_the_password(self):
         instance = instance_on(self.pg_server, self.alpha, "live-pg")
-        response = self.client.post(reverse("instance-test-run", args=["live-pg"]))
+        response = self.client.post(reverse("instance-check-run", args=["live-pg"]))
         body = response.getvalue().decode()
         assert self.pg_server.password not in body
         report = json.loads(body.splitlines()[-1])["report"]
         assert report["status"] == "ok"
         assert report["tls"]["certificate"]["chain_valid"] is True
-        page = self.client.get(reverse("instance-test", args=["live-pg"]))
+        page = self.client.get(reverse("instance-check", args=["live-pg"]))
         assert b"TLS and certificate" in page.content
         assert b"Chain trusted" in page.content
         instance.refresh_from_db()
@@ -135,7 +135,7 @@ class LiveTestTabTests(BaseTestCase):
     def test_it_lets_a_tarpit_hold_the_request_no_longer_than_the_deadline(self):
         instance_on(self.pg_server, self.alpha, "pit", port=self.tarpit.port)
         began = time.monotonic()
-        response = self.client.post(reverse("instance-test-run", args=["pit"]))
+        response = self.client.post(reverse("instance-check-run", args=["pit"]))
         lines = events(response)
         assert time.monotonic() - began < 3.0
         assert lines[-1]["report"]["status"] == "fail"
@@ -144,10 +144,10 @@ class LiveTestTabTests(BaseTestCase):
         instance = instance_on(self.pg_server, self.alpha, "live-pg")
         # The view itself, not the test client: the client's stream wrapper reconnects
         # request_finished handlers when a stream is closed half-read.
-        path = reverse("instance-test-run", args=["live-pg"])
+        path = reverse("instance-check-run", args=["live-pg"])
         request = RequestFactory().post(path)
         request.user, request.resolver_match = self.member, resolve(path)
-        response = run_test(request, "live-pg")
+        response = run_check(request, "live-pg")
         stream = iter(response)
         next(stream)  # "start"
         next(stream)  # the first step

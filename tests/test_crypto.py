@@ -10,7 +10,7 @@ from django.test import override_settings
 from instances.crypto import DecryptionError, Keyring, generate_key_entry, key_id_of
 from instances.keyrotation import reseal_all
 from instances.models import Instance
-from tests.base import TEST_PASSWORD, BaseTestCase
+from tests.base import TEST_PASSWORD, BaseTestCase, stored_password
 
 OLD = {"test1": base64.b64decode("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")}
 NEW_ENTRY = generate_key_entry("next")
@@ -73,12 +73,12 @@ class StoredSecretTests(BaseTestCase):
         raw = Instance.objects.filter(pk=self.pg.pk).values_list("password_sealed", flat=True)[0]
         assert raw.startswith("zk1:test1:")
         assert TEST_PASSWORD not in raw
-        assert Instance.objects.get(pk=self.pg.pk).password == TEST_PASSWORD
+        assert stored_password(self.pg) == TEST_PASSWORD
 
     def test_it_refuses_a_ciphertext_copied_to_another_row(self):
         Instance.objects.filter(pk=self.cache.pk).update(password_sealed=self.pg.password_sealed)
         with pytest.raises(DecryptionError, match=str(self.cache.uid)):
-            _ = Instance.objects.get(pk=self.cache.pk).password
+            _ = stored_password(self.cache)
 
 
 class KeyRotationTests(BaseTestCase):
@@ -94,7 +94,7 @@ class KeyRotationTests(BaseTestCase):
         tokens = Instance.objects.values_list("password_sealed", flat=True)
         assert all(key_id_of(t) == "next" for t in tokens)
         with override_settings(ZEKTOR_ENCRYPTION_KEYS=NEW):  # the old key can now go
-            assert all(i.password == TEST_PASSWORD for i in Instance.objects.all())
+            assert all(stored_password(i) == TEST_PASSWORD for i in Instance.objects.all())
 
     def test_it_resumes_after_an_interruption(self):
         with override_settings(ZEKTOR_ENCRYPTION_KEYS={**NEW, **OLD}):
@@ -105,11 +105,11 @@ class KeyRotationTests(BaseTestCase):
             assert sorted(keys) == ["next", "test1", "test1"]
             assert "re-encrypted 2 secret(s)" in self.rotate()
         with override_settings(ZEKTOR_ENCRYPTION_KEYS=NEW):
-            assert all(i.password == TEST_PASSWORD for i in Instance.objects.all())
+            assert all(stored_password(i) == TEST_PASSWORD for i in Instance.objects.all())
 
     def test_it_reports_unreadable_secrets_and_fails(self):
         Instance.objects.filter(pk=self.cache.pk).update(password_sealed=self.pg.password_sealed)
         with override_settings(ZEKTOR_ENCRYPTION_KEYS={**NEW, **OLD}):
             with pytest.raises(Exception, match="1 secret"):
                 self.rotate()
-            assert Instance.objects.get(pk=self.pg.pk).password == TEST_PASSWORD
+            assert stored_password(self.pg) == TEST_PASSWORD

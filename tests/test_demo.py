@@ -16,7 +16,7 @@ from demo import stack
 from demo.servers import binaries
 from demo.servers.readiness import pid_alive
 from instances.models import Instance, Team
-from tests.base import ALLOW_LOOPBACK, BaseTestCase
+from tests.base import ALLOW_LOOPBACK, BaseTestCase, stored_password
 from tests.servers import free_port, require_binary, unavailable
 from tests.test_checks_commands import run_command
 
@@ -118,7 +118,7 @@ class DemoServerTests(DemoTestCase):
         out = self.load_demo()
         for name in ("demo-postgres", "demo-valkey"):
             instance = Instance.objects.get(name=name)
-            password = instance.password
+            password = stored_password(instance)
             assert set("'\"$ @:/") <= set(password)
             assert password not in instance.password_sealed
             assert password not in out
@@ -170,7 +170,9 @@ class DemoServerTests(DemoTestCase):
         self.assert_ok("demo-valkey")
 
     def passwords(self) -> dict[str, str]:
-        return {i.name: i.password for i in Instance.objects.filter(name__in=DEMO_INSTANCES)}
+        return {
+            i.name: stored_password(i) for i in Instance.objects.filter(name__in=DEMO_INSTANCES)
+        }
 
 
 class DemoInClosedFolderTests(DemoTestCase):

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client, override_settings
 
-from instances.views.checks import TEST_RATE
+from instances.views.checks import CHECK_RATE
 from instances.views.secrets import SECRETS_RATE
 from tests.base import BaseTestCase, make_instance
 from tests.url_catalog import project_routes, sample_values
@@ -311,9 +311,9 @@ class SharedRateLimitTests(BaseTestCase):
         self.assertTrue(list(self.redis.scan_iter(f"{self.prefix}:*")), "counters in Redis")
 
     def test_it_shares_the_connection_test_limit_between_app_servers(self) -> None:
-        # A loopback host: the default deny list fails the test at once, without traffic.
-        make_instance(self.alpha, "local-pg", host="127.0.0.1", port=9)
-        limit = int(TEST_RATE.split("/")[0])
+        # An unspecified host: always refused, so the test fails at once, without traffic.
+        make_instance(self.alpha, "local-pg", host="0.0.0.0", port=9)
+        limit = int(CHECK_RATE.split("/")[0])
         servers = (self.server(), self.server())
         for n in range(limit):
             response = servers[n % 2].post("/instances/local-pg/test")

@@ -18,7 +18,14 @@ from django.urls import reverse
 from instances.models import Instance, Team
 from instances.rotation import machine
 from instances.validation import CA_CERT_MAX_BYTES, certificates_only
-from tests.base import CA_PEM, IMPORT_RECORD, TEST_PASSWORD, BaseTestCase, admin_form_data
+from tests.base import (
+    CA_PEM,
+    IMPORT_RECORD,
+    TEST_PASSWORD,
+    BaseTestCase,
+    admin_form_data,
+    stored_password,
+)
 
 RECORD = IMPORT_RECORD
 KEY_PEM = trustme.CA().private_key_pem.bytes().decode()
@@ -109,7 +116,7 @@ def test_it_keeps_accepting_any_printable_password(db, tmp_path, password):
     path = tmp_path / "ok.json"
     path.write_text(json.dumps([dict(RECORD, password=password)]))
     call_command("import_instances", str(path))
-    assert Instance.objects.get().password == password
+    assert stored_password(Instance.objects.get()) == password
 
 
 @pytest.mark.parametrize(
@@ -212,12 +219,12 @@ class AdminFormTests(BaseTestCase):
         )
         self.assertEqual(self.post(host="new.example.com", new_password="typed").status_code, 302)
         self.pg.refresh_from_db()
-        self.assertEqual((self.pg.host, self.pg.password), ("new.example.com", "typed"))
+        self.assertEqual((self.pg.host, stored_password(self.pg)), ("new.example.com", "typed"))
 
 
 class StoredCaTests(BaseTestCase):
     def test_the_migration_keeps_only_the_certificates_of_stored_cas(self):
-        migration = importlib.import_module("instances.migrations.0002_issue12_validation")
+        migration = importlib.import_module("instances.migrations.0003_issue12_validation")
         Instance.objects.filter(pk=self.pg.pk).update(ca_cert=f"{CA_PEM}{KEY_PEM}")
         Instance.objects.filter(pk=self.cache.pk).update(ca_cert=KEY_PEM)
         migration.keep_certificates_only(django_apps, None)

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from instances.models import AuditEvent, Instance, Team
-from tests.base import IMPORT_RECORD, TEST_PASSWORD, BaseTestCase
+from tests.base import IMPORT_RECORD, TEST_PASSWORD, BaseTestCase, stored_password
 
 GOOD = [
     IMPORT_RECORD,
@@ -45,7 +45,7 @@ class ImportTests(BaseTestCase):
         assert "created 2" in output
         assert TEST_PASSWORD not in output
         db = Instance.objects.get(name="orders-db")
-        assert (db.port, db.sslmode, db.team.name, db.password) == (
+        assert (db.port, db.sslmode, db.team.name, stored_password(db)) == (
             5432,
             "verify-full",
             "Gamma",
@@ -71,14 +71,14 @@ class ImportTests(BaseTestCase):
         output = self.import_file("i.yaml", yaml.safe_dump(changed))
         assert "created 0, updated 1, unchanged 1" in output
         db = Instance.objects.get(name="orders-db")
-        assert (db.tier, db.password) == ("business", "new secret")
+        assert (db.tier, stored_password(db)) == ("business", "new secret")
 
     def test_it_keeps_the_password_when_an_update_leaves_it_out(self):
         self.import_file("i.yaml", yaml.safe_dump(GOOD))
         record = {k: v for k, v in GOOD[0].items() if k != "password"}
         self.import_file("i.yaml", yaml.safe_dump([dict(record, port=6432)]))
         db = Instance.objects.get(name="orders-db")
-        assert (db.port, db.password) == (6432, TEST_PASSWORD)
+        assert (db.port, stored_password(db)) == (6432, TEST_PASSWORD)
 
     def test_it_changes_nothing_on_a_dry_run(self):
         before = self.snapshot()

@@ -41,8 +41,8 @@ class OnboardingTests(BaseTestCase):
                 self.assertIn("<code>ZEKTOR_ALPHA_PG_URL</code>", html)
                 self.assertIn("<code>ZEKTOR_ALPHA_CACHE_URL</code>", html)
                 self.assertIn(MASK, html)
-                self.assertIn(reverse("instance-test", args=["alpha-pg"]), html)
-                self.assertIn(reverse("instance-test", args=["alpha-cache"]), html)
+                self.assertIn(reverse("instance-check", args=["alpha-pg"]), html)
+                self.assertIn(reverse("instance-check", args=["alpha-cache"]), html)
                 self.assertEqual(leaked_forms(html, TEST_PASSWORD), [])
                 self.assertEqual(f'action="{self.env_url}"' in html, user != self.viewer)
 

@@ -150,7 +150,7 @@ class RevealTests(BaseTestCase):
         self.assertIn(MASK, content)
         self.assertEqual(leaked_forms(content, TEST_PASSWORD), [])
         response = self.copy(self.member, "password")
-        self.assertEqual(response.status_code, 500)
+        self.assertEqual(response.status_code, 503)
         self.assertIn("lost7", response.json()["error"])
         events = AuditEvent.objects.order_by("id")
         self.assertEqual([e.outcome for e in events], ["error", "error"])

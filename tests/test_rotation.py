@@ -6,16 +6,16 @@ import json
 import logging
 from datetime import timedelta
 from io import StringIO
-from ipaddress import ip_network
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
+from instances.engines import engine_for, target_for
 from instances.models import AuditEvent, Instance, Rotation, RotationState
-from instances.rotation import machine, postgresql
-from tests.base import BaseTestCase, instance_on
+from instances.rotation import machine
+from tests.base import BaseTestCase, instance_on, stored_password
 from tests.rotation_support import Crash, crash_at, logs_in
 from tests.servers import HOSTILE_PASSWORD
 
@@ -47,7 +47,9 @@ class RotationTestCase(BaseTestCase):
 
     def assert_stored_password_works(self, server, instance: Instance) -> None:
         instance.refresh_from_db()
-        self.assertTrue(logs_in(server, instance.password), "the stored password must log in")
+        self.assertTrue(
+            logs_in(server, stored_password(instance)), "the stored password must log in"
+        )
 
     def actions(self, rotation: Rotation) -> list[str]:
         return list(machine.transitions(rotation).values_list("action", flat=True))
@@ -60,8 +62,8 @@ class PostgresqlRotationTests(RotationTestCase):
         rotation = machine.advance(machine.start(instance))
         self.assertEqual(rotation.state, RotationState.DONE)
         instance.refresh_from_db()
-        self.assertNotEqual(instance.password, HOSTILE_PASSWORD)
-        self.assertTrue(logs_in(server, instance.password))
+        self.assertNotEqual(stored_password(instance), HOSTILE_PASSWORD)
+        self.assertTrue(logs_in(server, stored_password(instance)))
         self.assertFalse(logs_in(server, HOSTILE_PASSWORD))
         self.assertEqual(self.actions(rotation), STEP_ACTIONS)
         self.assertEqual((rotation.pending_sealed, rotation.old_sealed), ("", ""))
@@ -100,7 +102,7 @@ class PostgresqlRotationTests(RotationTestCase):
             machine.advance(rotation, checkpoint=crash_at("applied"))
         self.assertEqual(run_command(instance.name, "--undo")["state"], RotationState.UNDONE)
         instance.refresh_from_db()
-        self.assertEqual(instance.password, HOSTILE_PASSWORD)
+        self.assertEqual(stored_password(instance), HOSTILE_PASSWORD)
         self.assertTrue(logs_in(server, HOSTILE_PASSWORD))
 
     def test_it_refuses_a_second_rotation_while_one_is_unfinished(self):
@@ -125,7 +127,7 @@ class PostgresqlRotationTests(RotationTestCase):
             call_command("rotate_password", "rot-pg", stdout=StringIO())
         self.assertEqual(failed.exception.returncode, 1)
         # The admin sets the working password; running again abandons the stuck rotation.
-        instance.password = HOSTILE_PASSWORD
+        instance.set_password(HOSTILE_PASSWORD)
         instance.save()
         self.assertEqual(run_command("rot-pg")["state"], RotationState.UNDONE)
         self.assertEqual(run_command("rot-pg")["state"], RotationState.DONE)
@@ -147,10 +149,11 @@ class PostgresqlRotationTests(RotationTestCase):
     def test_it_never_contacts_a_denied_network_and_keeps_both_passwords(self):
         for server in (self.make_pg(), self.make_redis()):
             instance = instance_on(server, self.alpha, f"denied-{server.engine}")
-            with override_settings(ZEKTOR_CHECK_DENY_NETWORKS=[ip_network("127.0.0.0/8")]):
+            with override_settings(ZEKTOR_CHECK_ALLOW_LOOPBACK=False):
                 rotation = machine.advance(machine.start(instance))
             self.assertEqual(rotation.state, RotationState.NEEDS_ATTENTION)
-            self.assertIn("denied network 127.0.0.0/8", rotation.reason)
+            self.assertIn("127.0.0.1, a loopback address", rotation.reason)
+            self.assertIn("Not contacted", rotation.reason)
             self.assertEqual(rotation.unseal("old_sealed"), HOSTILE_PASSWORD)
             self.assertTrue(logs_in(server, HOSTILE_PASSWORD), "the server was not touched")
 
@@ -158,7 +161,9 @@ class PostgresqlRotationTests(RotationTestCase):
         server = self.make_pg()
         instance = instance_on(server, self.alpha, "rot-pg")
         with server.connect(application_name="billing-worker"):
-            preview = postgresql.preview(instance, instance.password)
+            preview = engine_for(instance).connected_clients(
+                target_for(instance, stored_password(instance))
+            )
         self.assertGreaterEqual(preview["clients"], 1)
         self.assertIn("billing-worker", preview["applications"])
         self.assertIn("127.0.0.1", preview["addresses"])
@@ -193,7 +198,7 @@ class ValkeyRotationTests(RotationTestCase):
         assert rotation.grace_until is not None
         self.assertGreater(rotation.grace_until, timezone.now() + timedelta(minutes=59))
         instance.refresh_from_db()
-        new = instance.password
+        new = stored_password(instance)
         self.assertTrue(logs_in(server, new))
         self.assertTrue(logs_in(server, HOSTILE_PASSWORD), "old works during the grace period")
         self.assertEqual(run_command("rot-cache")["state"], RotationState.GRACE)
@@ -240,7 +245,7 @@ class ValkeyRotationTests(RotationTestCase):
         rotation = machine.advance(machine.start(instance))
         self.assertEqual(rotation.state, RotationState.DONE)
         instance.refresh_from_db()
-        self.assertTrue(logs_in(server, instance.password, username="app"))
+        self.assertTrue(logs_in(server, stored_password(instance), username="app"))
         self.assertFalse(logs_in(server, HOSTILE_PASSWORD, username="app"))
         self.assertTrue(logs_in(server, HOSTILE_PASSWORD), "the default user is untouched")
 

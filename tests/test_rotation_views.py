@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from instances.models import AuditEvent, RotationState
 from instances.rotation import machine
-from tests.base import TEST_PASSWORD, BaseTestCase, instance_on
+from tests.base import TEST_PASSWORD, BaseTestCase, instance_on, stored_password
 from tests.rotation_support import logs_in
 from tests.servers import HOSTILE_PASSWORD
 
@@ -101,7 +101,7 @@ class RotationFlowTests(BaseTestCase):
         for action in ("rotation_applied", "rotation_verified", "rotation_promoted"):
             self.assertContains(detail, action)
         instance.refresh_from_db()
-        new = instance.password
+        new = stored_password(instance)
         self.assertNotContains(detail, new)
         reveal_url = reverse("rotation-reveal", args=["ui-pg", rotation.uid])
         self.assertContains(self.client.post(reveal_url), new)

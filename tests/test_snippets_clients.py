@@ -26,6 +26,7 @@ from django.db.utils import ConnectionHandler
 from instances import escaping
 from instances.models import Instance
 from instances.snippets import Snippet, build_snippets
+from tests.base import stored_password
 from tests.servers import ServerInfo, unavailable
 
 pytestmark = pytest.mark.servers
@@ -71,12 +72,12 @@ def instance_for(server: ServerInfo, name: str) -> Instance:
         tls=True,
         ca_cert=server.ca_pem or "",
     )
-    instance.password = server.password
+    instance.set_password(server.password)
     return instance
 
 
 def by_id(instance: Instance) -> dict[str, Snippet]:
-    return {s.id: s for s in build_snippets(instance, instance.password)}
+    return {s.id: s for s in build_snippets(instance, stored_password(instance))}
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ BAD_PASSWORD = "tab\there\x1b[31m"
 class UnsafeStoredValueTests(BaseTestCase):
     def setUp(self) -> None:
         cache.clear()
-        self.pg.password = BAD_PASSWORD
+        self.pg.set_password(BAD_PASSWORD)
         self.pg.save()
         self.client.force_login(self.member)
 
@@ -56,7 +56,8 @@ class UnsafeStoredValueTests(BaseTestCase):
             call_command("snippets", "alpha-pg", stdout=io.StringIO())
         self.assertEqual(error.exception.returncode, 2)
         self.assert_explains(str(error.exception))
-        self.assertFalse(AuditEvent.objects.exists())
+        event = AuditEvent.objects.get()
+        self.assertEqual((event.action, event.outcome), ("snippets_command", "error"))
 
     def test_pages_with_a_bad_user_name_still_render(self):
         Instance.objects.filter(pk=self.pg.pk).update(username="app\tuser")

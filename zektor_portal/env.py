@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import overload
 
 DEFAULT_DENY_NETWORKS = (
-    "127.0.0.0/8,::1/128,0.0.0.0/8,169.254.0.0/16,fe80::/10,224.0.0.0/4,ff00::/8"
+    "127.0.0.0/8,::1/128,0.0.0.0/8,169.254.0.0/16,fe80::/10,224.0.0.0/4,ff00::/8,"
+    "fd00:ec2::254/128,100.100.100.200/32"
 )
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -63,6 +63,7 @@ def _load(env: Env) -> dict:
         "allowed_hosts": env.list("ZEKTOR_ALLOWED_HOSTS", "localhost,127.0.0.1"),
         "check_timeout": env.float("ZEKTOR_CHECK_TIMEOUT", 10.0, minimum=1, maximum=120),
         "deny_networks": env.networks("ZEKTOR_CHECK_DENY_NETWORKS", DEFAULT_DENY_NETWORKS),
+        "allow_loopback": env.bool("ZEKTOR_CHECK_ALLOW_LOOPBACK", False),
         "trusted_proxies": env.networks("ZEKTOR_TRUSTED_PROXIES", ""),
     }
 
@@ -79,6 +80,7 @@ ALLOWED_HOSTS: list[str] = _config["allowed_hosts"]
 ZEKTOR_ENCRYPTION_KEYS: dict[str, bytes] = _config["keys"]
 ZEKTOR_CHECK_TIMEOUT: float = _config["check_timeout"]
 ZEKTOR_CHECK_DENY_NETWORKS = _config["deny_networks"]
+ZEKTOR_CHECK_ALLOW_LOOPBACK: bool = _config["allow_loopback"]
 # Reverse proxies whose X-Forwarded-For is believed (instances/clientaddress.py).
 ZEKTOR_TRUSTED_PROXIES = _config["trusted_proxies"]
 

@@ -8,8 +8,6 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from instances.checks.report import FAIL, Report
-from instances.crypto import key_id_of
-from instances.models import Instance
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skipped": "skip"}
 MAX_TIMEOUT = 120.0
@@ -42,13 +40,3 @@ def exit_status(reports: list[Report]) -> None:
     failed = [report.instance for report in reports if report.status == FAIL]
     if failed:
         raise CommandError(f"connection test failed: {', '.join(failed)}", returncode=1)
-
-
-def undecryptable(instance: Instance) -> CommandError:
-    """The error for an instance whose password this server cannot decrypt (no secret in it)."""
-    key = key_id_of(instance.password_sealed) or "unknown"
-    return CommandError(
-        f"{instance.name}: the password cannot be decrypted (key id {key!r}); check "
-        "ZEKTOR_ENCRYPTION_KEYS",
-        returncode=1,
-    )

@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterator
 
 from django.conf import settings
 
-from instances.checks import hints, network, postgresql, tls, valkey
+from instances.checks import hints, network
 from instances.checks.limits import limits
 from instances.checks.report import FAIL, SKIPPED, Outcome, Report, Step
-from instances.checks.session import Aborted, IPNetwork, Session, Target
+from instances.checks.session import Aborted, Session
+from instances.engines import Engine, Target, engine_for
+from instances.outbound import AddressPolicy
+from zektor_portal.env import IPNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -25,14 +28,13 @@ GRACE_SECONDS = 0.25
 MASK = "••••••"
 
 
-def _steps(target: Target) -> list[tuple[str, StepFunction]]:
-    driver = postgresql if target.is_postgresql else valkey
+def _steps(engine: Engine) -> list[tuple[str, StepFunction]]:
     return [
         ("resolve", network.resolve),
         ("tcp", network.tcp),
-        ("tls", postgresql.tls_and_login if target.is_postgresql else tls.tls),
-        ("auth", driver.auth),
-        ("query", driver.query),
+        ("tls", engine.tls_step),
+        ("auth", engine.auth),
+        ("query", engine.query),
         ("limits", limits),
     ]
 
@@ -54,7 +56,7 @@ class ConnectionCheck:
 
     ``timeout`` bounds the whole run (default ``settings.ZEKTOR_CHECK_TIMEOUT``),
     ``step_timeout`` each step (default half of it, at least a second), ``deny_networks``
-    the addresses never contacted (default ``settings.ZEKTOR_CHECK_DENY_NETWORKS``).
+    and ``allow_loopback`` the addresses never contacted (default: the settings).
     """
 
     def __init__(
@@ -64,13 +66,17 @@ class ConnectionCheck:
         timeout: float | None = None,
         step_timeout: float | None = None,
         deny_networks: list[IPNetwork] | None = None,
+        allow_loopback: bool | None = None,
     ) -> None:
         self.target = target
+        self.engine = engine_for(target)
         self.timeout = float(settings.ZEKTOR_CHECK_TIMEOUT if timeout is None else timeout)
         self.step_timeout = step_timeout or max(1.0, self.timeout / 2)
-        if deny_networks is None:
-            deny_networks = list(settings.ZEKTOR_CHECK_DENY_NETWORKS)
-        self.deny_networks = deny_networks
+        defaults = AddressPolicy.from_settings()
+        self.policy = AddressPolicy(
+            defaults.deny if deny_networks is None else tuple(deny_networks),
+            defaults.allow_loopback if allow_loopback is None else allow_loopback,
+        )
         self.report = Report(
             instance=target.name, engine=target.engine, started_at=dt.datetime.now(dt.UTC)
         )
@@ -78,10 +84,10 @@ class ConnectionCheck:
     def run(self) -> Iterator[Step]:
         began = time.monotonic()
         self.report.started_at = dt.datetime.now(dt.UTC)
-        session = Session(self.target, self.deny_networks, self.timeout)
+        session = Session(self.target, self.engine, self.policy, self.timeout)
         failed = False
         try:
-            for name, function in _steps(self.target):
+            for name, function in _steps(self.engine):
                 if failed:
                     step = Step(name, SKIPPED, 0, "Skipped: an earlier step failed.")
                 else:
@@ -118,12 +124,12 @@ class ConnectionCheck:
             name,
             outcome.status,
             duration_ms,
-            self._redact(outcome.message) or "",
-            self._redact(outcome.hint),
+            self._redact(outcome.message),
+            self._redact(outcome.hint) if outcome.hint else None,
         )
 
     @staticmethod
-    def _work(session: Session, name: str, function: StepFunction, box: dict) -> None:
+    def _work(session: Session, name: str, function: StepFunction, box: dict[str, Outcome]) -> None:
         try:
             box["outcome"] = function(session)
         except Aborted:
@@ -134,13 +140,9 @@ class ConnectionCheck:
                 f"The {name} step failed unexpectedly ({type(exc).__name__}).", hints.TIMED_OUT
             )
 
-    def _redact(self, text: str | None) -> str | None:
+    def _redact(self, text: str) -> str:
         """Belt and braces: no step text ever carries the password, whatever a driver said."""
         password = self.target.password
-        if text and len(password) >= 3 and password in text:
+        if len(password) >= 3 and password in text:
             return text.replace(password, MASK)
         return text
-
-
-def run_check(target: Target, **options) -> Report:
-    return ConnectionCheck(target, **options).run_all()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from instances.checks.session import Target
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from instances.engines.base import Target
 
 CHECK_HOST = "Copy the host name and port from the Settings tab; a typo is the usual cause."
 DNS_NEW = (
@@ -11,8 +14,9 @@ DNS_NEW = (
 )
 DNS_SLOW = "Your DNS server did not answer in time. Try again, or check the portal's resolver."
 DENIED = (
-    "The portal never connects to this network (ZEKTOR_CHECK_DENY_NETWORKS). Instances have "
-    "public or private addresses, not loopback or link-local ones."
+    "The portal never connects to this network (ZEKTOR_CHECK_DENY_NETWORKS, and loopback "
+    "unless ZEKTOR_CHECK_ALLOW_LOOPBACK). Instances have public or private addresses, not "
+    "loopback, link-local or unspecified ones. Check the host name and its DNS records."
 )
 FIREWALL = (
     "Packets are being dropped on the way. Allow outbound traffic to this port in your "
@@ -67,6 +71,16 @@ SILENT_TLS = (
     "The server accepted the connection but never answered the TLS handshake. A server "
     "without TLS on this port waits just like this: check the port, and whether the instance "
     "uses TLS. Otherwise make sure the instance is Active."
+)
+WEAKER_AUTH = (
+    "Configure the server to log this user in with scram-sha-256 (pg_hba.conf, and set the "
+    "password again with password_encryption = scram-sha-256). A server that asks for a "
+    "password in clear text may be an impostor: the portal never sends it one. Only for an "
+    "old server that needs MD5, an admin may allow MD5 logins for this instance."
+)
+WEAKER_AUTH_MD5 = (
+    "This instance allows SCRAM-SHA-256 and MD5 logins only. Configure the server to log "
+    "this user in with scram-sha-256 in pg_hba.conf."
 )
 TIMED_OUT = "The server stopped answering. Check that the instance is Active, then try again."
 

@@ -17,7 +17,7 @@ def limits(session: Session) -> Outcome:
         server.max_connections,
         target.tier_max_connections,
     )
-    word = "connections" if target.is_postgresql else "clients"
+    word = session.engine.connections_word
     if limit is None:
         return Outcome.ok(f"{used} {word} in use; the server does not show its limit.")
     usage = f"{used} of {limit} {word} in use"

@@ -8,7 +8,7 @@ import socket
 from instances.checks import hints
 from instances.checks.report import Outcome
 from instances.checks.session import Session
-from instances.outbound import connect_to, denied_network, lookup
+from instances.outbound import DeniedAddress, connect_to, lookup, vet
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN}
 
@@ -16,23 +16,19 @@ _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errn
 def resolve(session: Session) -> Outcome:
     target = session.target
     try:
-        addresses = lookup(target.host, target.port)
+        addresses = vet(lookup(target.host, target.port), target.host, session.policy)
+    except DeniedAddress as exc:
+        return Outcome.fail(
+            f"Not contacted: {exc}. Connection tests never contact such addresses. "
+            "Nothing was sent.",
+            hints.DENIED,
+        )
     except socket.gaierror as exc:
         if exc.errno == socket.EAI_AGAIN:
             return Outcome.fail(f"The DNS lookup of {target.host} failed for now.", hints.DNS_SLOW)
         return Outcome.fail(f"{target.host} does not resolve to any address.", hints.DNS_NEW)
     except (UnicodeError, OSError):
         return Outcome.fail(f"{target.host} is not a valid host name.", hints.CHECK_HOST)
-    for address in addresses:
-        network = denied_network(address, session.deny_networks)
-        if network is not None:
-            return Outcome.fail(
-                f"{target.host} resolves to {address}, in {network}, which connection tests "
-                "never contact. Nothing was sent.",
-                hints.DENIED,
-            )
-    if not addresses:
-        return Outcome.fail(f"{target.host} does not resolve to any address.", hints.DNS_NEW)
     session.addresses = addresses
     return Outcome.ok(f"{target.host} resolves to {', '.join(addresses)}.")
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -11,26 +13,14 @@ from django.utils import timezone
 from instances import audit
 from instances.checks.engine import ConnectionCheck
 from instances.checks.report import Report, Step
-from instances.checks.session import Target
+from instances.engines import Target, target_for
 from instances.models import CheckRun, Instance
+from instances.secrets import Purpose, open_password
 
 
-def target_for(instance: Instance) -> Target:
-    return Target(
-        name=instance.name,
-        engine=instance.engine,
-        host=instance.host,
-        port=instance.port,
-        username=instance.username,
-        password=instance.password,
-        database=instance.database,
-        sslmode=instance.sslmode,
-        tls=instance.tls,
-        ca_cert=instance.ca_cert,
-        status=instance.status,
-        tier=instance.tier,
-        tier_max_connections=instance.limits.max_connections,
-    )
+def check_target(instance: Instance) -> Target:
+    """The instance with its password opened for a connection test (SecretUnavailable)."""
+    return target_for(instance, open_password(instance, Purpose.CONNECTION_TEST))
 
 
 @transaction.atomic
@@ -38,7 +28,7 @@ def save_run(
     instance: Instance,
     report: Report,
     *,
-    actor=None,
+    actor: User | None = None,
     request: HttpRequest | None = None,
     actor_name: str = "",
 ) -> CheckRun:
@@ -80,14 +70,14 @@ class InstanceCheck:
         self,
         instance: Instance,
         *,
-        actor=None,
+        actor: User | None = None,
         request: HttpRequest | None = None,
         actor_name: str = "",
-        **engine_options,
+        **engine_options: Any,
     ) -> None:
         self.instance = instance
         self.actor, self.request, self.actor_name = actor, request, actor_name
-        self.check = ConnectionCheck(target_for(instance), **engine_options)
+        self.check = ConnectionCheck(check_target(instance), **engine_options)
 
     @property
     def report(self) -> Report:

@@ -8,47 +8,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from instances.checks.report import ServerFacts, TlsInfo
-from zektor_portal.env import IPNetwork
+from instances.outbound import AddressPolicy
 
-
-@dataclass(frozen=True)
-class Target:
-    """The instance as the engine sees it; built from the model by ``service.target_for``."""
-
-    name: str
-    engine: str
-    host: str
-    port: int
-    username: str
-    password: str = field(repr=False)
-    database: str = ""
-    sslmode: str = "require"
-    tls: bool = True
-    ca_cert: str = ""
-    status: str = "active"
-    tier: str = "standard"
-    tier_max_connections: int | None = None
-
-    @property
-    def is_postgresql(self) -> bool:
-        return self.engine == "postgresql"
-
-    @property
-    def uses_tls(self) -> bool:
-        return self.is_postgresql or self.tls
-
-    @property
-    def verifies_chain(self) -> bool:
-        """Whether a client configured like this instance rejects an untrusted chain."""
-        return not self.is_postgresql or self.sslmode in ("verify-ca", "verify-full")
-
-    @property
-    def verifies_host(self) -> bool:
-        return not self.is_postgresql or self.sslmode == "verify-full"
+if TYPE_CHECKING:
+    from instances.engines.base import Engine, Target
 
 
 class Aborted(Exception):
@@ -59,9 +25,12 @@ class Session:
     """Mutable state shared by the steps of one run. ``abort`` may be called from another
     thread: it shuts every open socket so that blocked reads return at once."""
 
-    def __init__(self, target: Target, deny_networks: list[IPNetwork], timeout: float) -> None:
+    def __init__(
+        self, target: Target, engine: Engine, policy: AddressPolicy, timeout: float
+    ) -> None:
         self.target = target
-        self.deny_networks = deny_networks
+        self.engine = engine
+        self.policy = policy
         self.timeout = timeout
         self.ends_at = time.monotonic() + timeout
         self.step_ends_at = self.ends_at

@@ -9,15 +9,19 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import ssl
-import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from instances.checks import certificates, hints
 from instances.checks.report import FAIL, OK, WARN, Outcome, TlsInfo
-from instances.checks.session import Session, Target
+from instances.checks.session import Session
 from instances.outbound import connect_to, tls_context
 
-SSL_REQUEST = struct.pack("!II", 8, 80877103)
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from instances.engines.base import Target
+
 EXPIRY_WARNING_DAYS = 14
 
 # OpenSSL X509_V_ERR_* codes (ssl.SSLCertVerificationError.verify_code).
@@ -42,7 +46,7 @@ class Problem:
 
 def tls(session: Session) -> Outcome:
     target = session.target
-    if not target.uses_tls:
+    if not session.engine.uses_tls(target):
         return Outcome.warn("TLS is off for this instance.", hints.TLS_OFF)
     assert session.sock is not None
     try:
@@ -67,26 +71,16 @@ def tls(session: Session) -> Outcome:
 
 def handshake(session: Session, sock: socket.socket, ctx: ssl.SSLContext) -> ssl.SSLSocket:
     sock.settimeout(session.remaining())
-    if session.target.is_postgresql:
-        _request_ssl(sock)
+    session.engine.start_tls(sock)
     tls_sock = ctx.wrap_socket(sock, server_hostname=session.target.host)
     session.adopt(tls_sock)
     return tls_sock
 
 
-def _request_ssl(sock: socket.socket) -> None:
-    sock.sendall(SSL_REQUEST)
-    answer = sock.recv(1)
-    if answer == b"N":
-        raise NoTls("The server does not offer TLS: it declined PostgreSQL's SSL request.")
-    if answer != b"S":
-        raise NoTls("The server did not answer PostgreSQL's SSL request like PostgreSQL does.")
-
-
 def _verified(session: Session, sock: socket.socket) -> Outcome:
     tls_sock = handshake(session, sock, tls_context(session.target.ca_cert, verify=True))
     now = dt.datetime.now(dt.UTC)
-    cert = certificates.load(tls_sock.getpeercert(binary_form=True))
+    cert = _peer_certificate(tls_sock)
     session.tls = _info(tls_sock, cert, now, hostname_match=True, chain_valid=True)
     return _judge(session, [])
 
@@ -98,7 +92,7 @@ def _unverified(session: Session, error: ssl.SSLCertVerificationError) -> Outcom
     sock = connect_to(session.address, target.port, session.remaining())
     tls_sock = handshake(session, sock, tls_context(target.ca_cert, verify=False))
     now = dt.datetime.now(dt.UTC)
-    cert = certificates.load(tls_sock.getpeercert(binary_form=True))
+    cert = _peer_certificate(tls_sock)
     hostname_match = certificates.matches_host(cert, target.host)
     trusted = error.verify_code == HOSTNAME_MISMATCH
     chain_valid = trusted and certificates.in_validity_period(cert, now)
@@ -106,7 +100,20 @@ def _unverified(session: Session, error: ssl.SSLCertVerificationError) -> Outcom
     return _judge(session, _problems(target, error, cert, now, hostname_match))
 
 
-def _info(tls_sock, cert, now, hostname_match: bool, chain_valid: bool) -> TlsInfo:
+def _peer_certificate(tls_sock: ssl.SSLSocket) -> x509.Certificate:
+    der = tls_sock.getpeercert(binary_form=True)
+    if der is None:  # a TLS server always sends one; a handshake without is no TLS we know
+        raise NoTls("The server completed the TLS handshake without a certificate.")
+    return certificates.load(der)
+
+
+def _info(
+    tls_sock: ssl.SSLSocket,
+    cert: x509.Certificate,
+    now: dt.datetime,
+    hostname_match: bool,
+    chain_valid: bool,
+) -> TlsInfo:
     return TlsInfo(
         version=tls_sock.version() or "",
         cipher=(tls_sock.cipher() or ("",))[0],
@@ -116,7 +123,13 @@ def _info(tls_sock, cert, now, hostname_match: bool, chain_valid: bool) -> TlsIn
     )
 
 
-def _problems(target: Target, error, cert, now: dt.datetime, hostname_match: bool) -> list:
+def _problems(
+    target: Target,
+    error: ssl.SSLCertVerificationError,
+    cert: x509.Certificate,
+    now: dt.datetime,
+    hostname_match: bool,
+) -> list[Problem]:
     problems = []
     code = error.verify_code
     if code not in (HOSTNAME_MISMATCH, CERT_HAS_EXPIRED, CERT_NOT_YET_VALID):
@@ -148,8 +161,13 @@ def _judge(session: Session, problems: list[Problem]) -> Outcome:
     target, tls_info = session.target, session.tls
     assert tls_info is not None and tls_info.certificate is not None
     summary = f"{tls_info.version} with {tls_info.cipher}."
+    if not session.engine.verifies_chain(target):
+        summary += (
+            f" The certificate was not verified: with sslmode={target.sslmode} the login "
+            "accepts any certificate, an impostor's too."
+        )
     if problems:
-        fatal = [p for p in problems if _is_fatal(target, p)]
+        fatal = [p for p in problems if _is_fatal(session, p)]
         status = FAIL if fatal else WARN
         message = " ".join(p.message for p in problems)
         hint = " ".join(dict.fromkeys(p.hint for p in problems))
@@ -164,8 +182,9 @@ def _judge(session: Session, problems: list[Problem]) -> Outcome:
     )
 
 
-def _is_fatal(target: Target, problem: Problem) -> bool:
-    return target.verifies_host if problem.kind == "host" else target.verifies_chain
+def _is_fatal(session: Session, problem: Problem) -> bool:
+    engine, target = session.engine, session.target
+    return engine.verifies_host(target) if problem.kind == "host" else engine.verifies_chain(target)
 
 
 def _handshake_failure(exc: ssl.SSLError) -> Outcome:

@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from types import ModuleType
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -20,19 +20,25 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from instances.audit import record
-from instances.models import AuditEvent, Engine, Instance, Rotation, RotationState
-from instances.rotation import postgresql, valkey
+from instances.engines import Target, engine_for, target_for
+from instances.models import (
+    FINISHED_ROTATION_STATES,
+    AuditEvent,
+    Instance,
+    Rotation,
+    RotationState,
+)
 from instances.rotation.errors import (
     LoginRefused,
     RotationError,
     ServerUnavailable,
     redact,
 )
+from instances.secrets import Purpose, SecretUnavailable, open_password, open_rotation
 from instances.validation import text_problem
 
 logger = logging.getLogger("instances.rotation")
 
-ENGINES: dict[str, ModuleType] = {Engine.POSTGRESQL: postgresql, Engine.VALKEY: valkey}
 COMMAND_ACTOR = "rotate_password"
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
@@ -62,10 +68,6 @@ class RotationInProgress(RotationRefused):
     pass
 
 
-def engine_for(instance: Instance) -> ModuleType:
-    return ENGINES[instance.engine]
-
-
 def check_password(value: str) -> None:
     if not MIN_PASSWORD_LENGTH <= len(value) <= MAX_PASSWORD_LENGTH:
         raise RotationRefused(
@@ -75,8 +77,15 @@ def check_password(value: str) -> None:
         raise RotationRefused(f"A new password cannot be used: it {problem}.")
 
 
+def preview(instance: Instance) -> dict[str, Any]:
+    """Who is connected as the instance user now: they must restart with the new password.
+    RotationError when the server cannot tell, SecretUnavailable without a password."""
+    password = open_password(instance, Purpose.ROTATION)
+    return engine_for(instance).connected_clients(target_for(instance, password))
+
+
 def unfinished(instance: Instance) -> Rotation | None:
-    return instance.rotations.exclude(state__in=[RotationState.DONE, RotationState.UNDONE]).first()
+    return instance.rotations.exclude(state__in=FINISHED_ROTATION_STATES).first()
 
 
 def transitions(rotation: Rotation) -> QuerySet[AuditEvent]:
@@ -86,12 +95,12 @@ def transitions(rotation: Rotation) -> QuerySet[AuditEvent]:
     ).order_by("created_at", "id")
 
 
-def _by(request: HttpRequest | None) -> dict:
+def _by(request: HttpRequest | None) -> dict[str, Any]:
     """Who acts: the signed-in user of a request, else the management command."""
     return {"request": request} if request else {"actor_name": COMMAND_ACTOR}
 
 
-def _audit(rotation: Rotation, action: str, request: HttpRequest | None, **detail) -> None:
+def _audit(rotation: Rotation, action: str, request: HttpRequest | None, **detail: Any) -> None:
     record(action, instance=rotation.instance, rotation=str(rotation.uid), **_by(request), **detail)
 
 
@@ -102,15 +111,16 @@ def start(
     new_password: str | None = None,
     grace_seconds: int = 0,
 ) -> Rotation:
-    """Record a new rotation with its sealed new password; nothing touches the server yet."""
+    """Record a new rotation with its sealed new password; nothing touches the server yet.
+    SecretUnavailable when the stored password cannot be decrypted."""
     if new_password is not None:
         check_password(new_password)
     new = new_password or secrets.token_urlsafe(32)
-    current = instance.password
+    current = open_password(instance, Purpose.ROTATION)
     if new == current:
         raise RotationRefused("The new password must differ from the current one.")
     actor = request.user if request and request.user.is_authenticated else None
-    grace = grace_seconds if engine_for(instance).DUAL_PASSWORDS else 0
+    grace = grace_seconds if engine_for(instance).dual_passwords else 0
     rotation = Rotation(instance=instance, actor=actor, grace_seconds=max(0, grace))
     rotation.seal("pending_sealed", new)
     rotation.seal("old_sealed", current)
@@ -144,7 +154,8 @@ class _Conflict(Exception):
 
 class Machine:
     """Runs one rotation's steps; `checkpoint(name)` is called after each recorded step
-    and once right after the server changed (tests raise there to simulate a crash)."""
+    and once right after the server changed (tests raise there to simulate a crash).
+    SecretUnavailable when the rotation's sealed passwords cannot be decrypted."""
 
     def __init__(
         self,
@@ -156,11 +167,11 @@ class Machine:
         self.rotation = rotation
         self.instance = rotation.instance
         self.engine = engine_for(self.instance)
+        self.target = target_for(self.instance, "")
         self.request = request
         self.checkpoint = checkpoint or (lambda name: None)
-        live = not rotation.finished  # finished rotations no longer hold secrets
-        self.old = rotation.unseal("old_sealed") if live else ""
-        self.pending = rotation.unseal("pending_sealed") if live else ""
+        # Finished rotations no longer hold secrets.
+        self.old, self.pending = ("", "") if rotation.finished else open_rotation(rotation)
 
     # ---------------------------------------------------------------- driving
 
@@ -188,7 +199,7 @@ class Machine:
         """Roll back a rotation whose new password was not promoted yet."""
         if self.rotation.finished:
             return self.rotation
-        if self.instance.password == self.pending:
+        if self._stored() == self.pending:
             raise RotationRefused(
                 "The new password is already the stored one; finish the rotation instead."
             )
@@ -221,7 +232,7 @@ class Machine:
                 "on the server.",
                 STORED_HINT,
             )
-        warnings = self.engine.apply(self.instance, self.old, self.pending)
+        warnings = self.engine.set_password(self._as(self.old), self.pending)
         self.checkpoint("server-applied")
         return self._move(RotationState.APPLIED, "rotation_applied", warnings=warnings)
 
@@ -235,15 +246,15 @@ class Machine:
 
     def _promote(self) -> bool:
         with transaction.atomic():
-            self.instance.password = self.pending
+            self.instance.set_password(self.pending)
             self.instance.save(update_fields=["password_sealed", "updated_at"])
             return self._move(RotationState.PROMOTED, "rotation_promoted")
 
     def _after_promotion(self) -> bool:
-        if not (self.engine.DUAL_PASSWORDS and self._logs_in(self.old)):
+        if not (self.engine.dual_passwords and self._logs_in(self.old)):
             return self._finish(RotationState.DONE, "rotation_done")
         if not self.rotation.grace_seconds:
-            return self._revoke_old()
+            return self._retire_old(old_logs_in=True)
         until = self.rotation.grace_until or timezone.now() + timedelta(
             seconds=self.rotation.grace_seconds
         )
@@ -258,11 +269,11 @@ class Machine:
         until = self.rotation.grace_until  # set on entering GRACE; unknown: keep the old one
         if not finish_now and (until is None or timezone.now() < until):
             return False
-        return self._revoke_old()
+        return self._retire_old(old_logs_in=self._logs_in(self.old))
 
-    def _revoke_old(self) -> bool:
-        if self._logs_in(self.old):
-            warnings = self.engine.revoke(self.instance, self.pending, self.old)
+    def _retire_old(self, *, old_logs_in: bool) -> bool:
+        if old_logs_in:
+            warnings = self.engine.retire_password(self._as(self.pending), self.old)
             _audit(self.rotation, "rotation_old_revoked", self.request, warnings=warnings)
             self.checkpoint("server-revoked")
         return self._finish(RotationState.DONE, "rotation_done")
@@ -272,16 +283,16 @@ class Machine:
         does; apply it again if only the old one does; else abandon for a stored one."""
         if self._logs_in(self.pending):
             return self._move(RotationState.VERIFIED, "rotation_verified", resumed=True)
+        stored = self._stored()
         if self._logs_in(self.old):
-            if self.instance.password != self.old:
+            if stored != self.old:
                 return self._undone(note="The new password does not log in; the old one does.")
             return self._move(
                 RotationState.CREATED,
                 "rotation_resumed",
                 note="The new password has not taken effect yet; applying it again.",
             )
-        stored = self.instance.password
-        if stored not in (self.old, self.pending) and self._logs_in(stored):
+        if stored is not None and stored not in (self.old, self.pending) and self._logs_in(stored):
             return self._finish(
                 RotationState.UNDONE,
                 "rotation_undone",
@@ -295,9 +306,9 @@ class Machine:
         old_ok = self._logs_in(self.old)
         pending_ok = self._logs_in(self.pending)
         warnings: list[str] = []
-        if pending_ok and (self.engine.DUAL_PASSWORDS or not old_ok):
+        if pending_ok and (self.engine.dual_passwords or not old_ok):
             login = self.old if old_ok else self.pending
-            warnings = self.engine.restore(self.instance, login, self.old, self.pending)
+            warnings = self.engine.restore_password(self._as(login), self.old, self.pending)
         elif not old_ok:
             return self._attention(
                 "Neither the old nor the new password logs in, so there is nothing to undo to.",
@@ -311,19 +322,30 @@ class Machine:
         """The new password already works (a run stopped after changing the server)."""
         if not self._logs_in(self.pending):
             return False
-        return self.engine.DUAL_PASSWORDS or not self._logs_in(self.old)
+        return self.engine.dual_passwords or not self._logs_in(self.old)
+
+    def _as(self, password: str) -> Target:
+        return self.target.with_password(password)
 
     def _logs_in(self, password: str) -> bool:
-        return self.engine.logs_in(self.instance, password)
+        return self.engine.logs_in(self._as(password))
 
-    def _undone(self, **detail) -> bool:
+    def _stored(self) -> str | None:
+        """The instance's stored password; None when it cannot be decrypted (an admin
+        sets it again, and the rotation goes on from the old or the new one)."""
+        try:
+            return open_password(self.instance, Purpose.ROTATION)
+        except SecretUnavailable:
+            return None
+
+    def _undone(self, **detail: Any) -> bool:
         with transaction.atomic():
-            if self.instance.password != self.old:
-                self.instance.password = self.old
+            if self._stored() != self.old:
+                self.instance.set_password(self.old)
                 self.instance.save(update_fields=["password_sealed", "updated_at"])
             return self._finish(RotationState.UNDONE, "rotation_undone", **detail)
 
-    def _finish(self, state: str, action: str, **detail) -> bool:
+    def _finish(self, state: str, action: str, **detail: Any) -> bool:
         wipe = {"pending_sealed": "", "old_sealed": "", "reason": ""}
         return self._move(state, action, fields=wipe, **detail)
 
@@ -340,7 +362,13 @@ class Machine:
         return False
 
     def _move(
-        self, state: str, action: str, *, fields: dict | None = None, outcome: str = "ok", **detail
+        self,
+        state: str,
+        action: str,
+        *,
+        fields: dict[str, Any] | None = None,
+        outcome: str = "ok",
+        **detail: Any,
     ) -> bool:
         """Compare-and-set the state and record it, in one transaction."""
         changes = {"state": state, "updated_at": timezone.now(), **(fields or {})}

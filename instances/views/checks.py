@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
@@ -16,13 +18,12 @@ from django_ratelimit.exceptions import Ratelimited
 from instances.access import get_instance_for
 from instances.checks.report import STEP_NAMES
 from instances.checks.service import InstanceCheck
-from instances.crypto import DecryptionError, key_id_of
 from instances.models import Role
+from instances.secrets import SecretUnavailable
 from instances.views import rate_limited
-from instances.views.secrets import decryption_message
 
-TEST_RATE = "10/m"
-TEST_RATE_GROUP = "connection-test"
+CHECK_RATE = "10/m"
+CHECK_RATE_GROUP = "connection-check"
 NDJSON = "application/x-ndjson"
 
 
@@ -43,7 +44,7 @@ STATUS_LABELS = {
 }
 
 
-def display_steps(result: dict | None) -> list[dict]:
+def display_steps(result: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The steps of a stored report (or placeholders) with titles and status labels."""
     stored = {step["name"]: step for step in (result or {}).get("steps", [])}
     rows = []
@@ -67,17 +68,17 @@ def _user_and_instance(group: str, request: HttpRequest) -> str:
 
 @login_required
 @require_GET
-def instance_test(request: HttpRequest, name: str) -> HttpResponse:
+def instance_check(request: HttpRequest, name: str) -> HttpResponse:
     instance, membership = get_instance_for(request.user, name)
     last = instance.checks.select_related("actor").first()
     return render(
         request,
-        "instances/test.html",
+        "instances/check.html",
         {
             "instance": instance,
             "membership": membership,
-            "tab": "test",
-            "can_test": membership.allows(Role.MEMBER),
+            "tab": "check",
+            "can_check": membership.allows(Role.MEMBER),
             "last": last,
             "steps": display_steps(last.result if last else None),
             "timeout": settings.ZEKTOR_CHECK_TIMEOUT,
@@ -87,17 +88,17 @@ def instance_test(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_test(request: HttpRequest, name: str) -> HttpResponse | StreamingHttpResponse:
+def run_check(request: HttpRequest, name: str) -> HttpResponse | StreamingHttpResponse:
     instance, _ = get_instance_for(request.user, name, Role.MEMBER)
     if is_ratelimited(
-        request, group=TEST_RATE_GROUP, key=_user_and_instance, rate=TEST_RATE, increment=True
+        request, group=CHECK_RATE_GROUP, key=_user_and_instance, rate=CHECK_RATE, increment=True
     ):
         return rate_limited(request, Ratelimited())
     try:
-        check = InstanceCheck(instance, actor=request.user, request=request)
-    except DecryptionError:
-        message = decryption_message(instance, key_id_of(instance.password_sealed))
-        return HttpResponse(message, status=500, content_type="text/plain; charset=utf-8")
+        actor = request.user if isinstance(request.user, User) else None
+        check = InstanceCheck(instance, actor=actor, request=request)
+    except SecretUnavailable as problem:
+        return HttpResponse(str(problem), status=503, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(_lines(check), content_type=NDJSON)
     response["X-Accel-Buffering"] = "no"  # let proxies pass each line on at once
     return response
@@ -116,5 +117,5 @@ def _lines(check: InstanceCheck) -> Iterator[str]:
     yield _line({"event": "done", "report": check.report.as_dict()})
 
 
-def _line(data: dict) -> str:
+def _line(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False) + "\n"

@@ -19,12 +19,11 @@ from instances import instance_changes
 from instances.access import get_instance_for, get_team_for
 from instances.checks.engine import ConnectionCheck
 from instances.checks.report import STEP_NAMES
-from instances.crypto import DecryptionError, key_id_of
 from instances.forms import PortalInstanceForm
 from instances.models import Instance, Membership, Role
+from instances.secrets import SecretUnavailable
 from instances.views import rate_limited
-from instances.views.checks import NDJSON, TEST_RATE, TEST_RATE_GROUP, display_steps
-from instances.views.secrets import decryption_message
+from instances.views.checks import CHECK_RATE, CHECK_RATE_GROUP, NDJSON, display_steps
 
 
 def _form(request: HttpRequest, instance: Instance | None = None, **initial) -> PortalInstanceForm:
@@ -82,16 +81,15 @@ def draft_test_edit(request: HttpRequest, name: str) -> HttpResponseBase:
 def _draft_test(request: HttpRequest, form: PortalInstanceForm) -> HttpResponseBase:
     """The Connection test's NDJSON stream for the form's values; nothing is stored. Values
     the form refuses answer 400 with what to fix, as text."""
-    if is_ratelimited(request, group=TEST_RATE_GROUP, key="user", rate=TEST_RATE, increment=True):
+    if is_ratelimited(request, group=CHECK_RATE_GROUP, key="user", rate=CHECK_RATE, increment=True):
         return rate_limited(request, Ratelimited())
     if not form.is_valid():
         text = "Fix these first, then test again. " + _problems(form)
         return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")
     try:
         check = instance_changes.draft_check(form)
-    except DecryptionError:
-        message = decryption_message(form.instance, key_id_of(form.instance.password_sealed))
-        return HttpResponse(message, status=500, content_type="text/plain; charset=utf-8")
+    except SecretUnavailable as problem:
+        return HttpResponse(str(problem), status=503, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(_lines(check), NDJSON)
     response["X-Accel-Buffering"] = "no"
     return response

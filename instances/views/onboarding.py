@@ -15,9 +15,10 @@ from django.views.decorators.http import require_GET, require_POST
 from instances.access import get_team_for
 from instances.escaping import phpdotenv_value
 from instances.models import Instance, Membership, Role, Team
+from instances.secrets import Purpose, SecretUnavailable, open_password
 from instances.snippets import Snippet, build_snippets, connection_uri
 from instances.validation import snippet_problem
-from instances.views.secrets import SecretUnavailable, open_password, throttled
+from instances.views.secrets import throttled
 from instances.views.snippet_panels import SnippetPanel, masked_panels
 
 DEFAULT_SNIPPET = "uri"
@@ -68,8 +69,10 @@ def pick_snippet(snippets: list[Snippet], chosen: Snippet | None) -> list[Snippe
     """The chosen snippet, else one in the same language (redis-py for psycopg), else the URI."""
     if chosen is None:
         return [s for s in snippets if s.id == DEFAULT_SNIPPET] or snippets[:1]
-    for match in (lambda s: s.id == chosen.id, lambda s: s.language == chosen.language):
-        found = [s for s in snippets if match(s)]
+    for found in (
+        [s for s in snippets if s.id == chosen.id],
+        [s for s in snippets if s.language == chosen.language],
+    ):
         if found:
             return found[:1]
     return pick_snippet(snippets, None)
@@ -121,7 +124,7 @@ def env_download(request: HttpRequest, team_id: int) -> HttpResponse:
     lines, errors = [], []
     for instance in team.instances.filter(archived_at__isnull=True).order_by("name"):
         try:
-            password = open_password(request, instance, "env_download")
+            password = open_password(instance, Purpose.DOWNLOAD, request=request)
         except SecretUnavailable as problem:
             errors.append(str(problem))
             continue

@@ -3,6 +3,8 @@ recorded progress, show the new password once, finish a grace period, resume or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from django import forms
@@ -13,10 +15,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from instances.access import get_instance_for
-from instances.audit import record
-from instances.models import Instance, Role, Rotation, RotationState
+from instances.models import Instance, Membership, Role, Rotation, RotationState
 from instances.rotation import machine
 from instances.rotation.errors import RotationError
+from instances.secrets import Purpose, SecretUnavailable, open_password
 
 GRACE_CHOICES = [
     (0, "None: remove the old password right away"),
@@ -47,16 +49,16 @@ class RotateForm(forms.Form):
         coerce=int, choices=GRACE_CHOICES, initial=3600, label="Keep the old password working for"
     )
 
-    def __init__(self, *args, instance: Instance, **kwargs) -> None:
+    def __init__(self, *args: Any, instance: Instance, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if not machine.engine_for(instance).DUAL_PASSWORDS:
+        if not instance.engine_info.dual_passwords:
             del self.fields["grace_seconds"]
 
 
-def _preview(instance: Instance) -> tuple[dict | None, str]:
+def _preview(instance: Instance) -> tuple[dict[str, Any] | None, str]:
     try:
-        return machine.engine_for(instance).preview(instance, instance.password), ""
-    except RotationError as exc:
+        return machine.preview(instance), ""
+    except (RotationError, SecretUnavailable) as exc:
         return None, str(exc)
 
 
@@ -95,22 +97,28 @@ def rotation_start(request: HttpRequest, name: str) -> HttpResponse:
             new_password=form.cleaned_data["new_password"] or None,
             grace_seconds=form.cleaned_data.get("grace_seconds", 0),
         )
-    except machine.RotationRefused as exc:
+    except (machine.RotationRefused, SecretUnavailable) as exc:
         return _confirm_page(request, name, RotateForm(instance=instance), str(exc))
     return _run(request, rotation, lambda: machine.advance(rotation, request=request))
 
 
-def _run(request: HttpRequest, rotation: Rotation, step) -> HttpResponse:
+def _run(request: HttpRequest, rotation: Rotation, step: Callable[[], Rotation]) -> HttpResponse:
     """Take steps; allow one reveal when the new password became the stored one just now."""
     before = rotation.state
-    rotation = step()
+    try:
+        rotation = step()
+    except SecretUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("rotation-detail", rotation.instance.name, rotation.uid)
     promoted_now = before not in REVEALABLE_STATES and rotation.state in REVEALABLE_STATES
     if promoted_now:
         request.session[REVEAL_KEY] = str(rotation.uid)
     return redirect("rotation-detail", rotation.instance.name, rotation.uid)
 
 
-def _rotation_for(request: HttpRequest, name: str, uid: UUID):
+def _rotation_for(
+    request: HttpRequest, name: str, uid: UUID
+) -> tuple[Instance, Membership, Rotation]:
     instance, membership = get_instance_for(request.user, name, Role.ADMIN)
     rotation = get_object_or_404(instance.rotations.select_related("instance"), uid=uid)
     return instance, membership, rotation
@@ -164,7 +172,7 @@ def rotation_undo(request: HttpRequest, name: str, uid: UUID) -> HttpResponse:
     _, _, rotation = _rotation_for(request, name, uid)
     try:
         machine.Machine(rotation, request=request).undo()
-    except machine.RotationRefused as exc:
+    except (machine.RotationRefused, SecretUnavailable) as exc:
         messages.error(request, str(exc))
     return redirect("rotation-detail", name, uid)
 
@@ -180,9 +188,14 @@ def rotation_reveal(request: HttpRequest, name: str, uid: UUID) -> HttpResponse:
             "reveal the current password on the Settings tab.",
         )
         return redirect("rotation-detail", name, uid)
+    try:
+        password = open_password(
+            instance, Purpose.ROTATION_REVEAL, request=request, rotation=str(rotation.uid)
+        )
+    except SecretUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("rotation-detail", name, uid)
     del request.session[REVEAL_KEY]
-    password = instance.password
-    record("rotation_reveal", request=request, instance=instance, rotation=str(rotation.uid))
     context = {
         "instance": instance,
         "membership": membership,

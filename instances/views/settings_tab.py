@@ -12,10 +12,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from instances.access import get_instance_for
 from instances.models import Instance, Membership, Role
+from instances.secrets import Purpose, SecretUnavailable, open_password
 from instances.snippets import build_snippets, connection_details, connection_uri
 from instances.tiers import TierLimits, limits_table
 from instances.validation import snippet_problem
-from instances.views.secrets import SecretUnavailable, open_password, throttled
+from instances.views.secrets import throttled
 from instances.views.snippet_panels import SnippetPanel, masked_panels, snippet_panels
 
 COPYABLE_FIELDS = ("password", "uri")
@@ -102,7 +103,7 @@ def reveal(request: HttpRequest, name: str) -> HttpResponse:
     if response := throttled(request):
         return response
     try:
-        password = open_password(request, instance, "reveal")
+        password = open_password(instance, Purpose.REVEAL, request=request)
     except SecretUnavailable as problem:
         return render_settings(request, instance, membership, error=str(problem))
     return render_settings(request, instance, membership, password=password)
@@ -119,7 +120,7 @@ def copy_secret(request: HttpRequest, name: str) -> JsonResponse | HttpResponse:
     if response := throttled(request):
         return response
     try:
-        password = open_password(request, instance, "copy", field=field)
+        password = open_password(instance, Purpose.COPY, request=request, field=field)
     except SecretUnavailable as problem:
         return JsonResponse({"error": str(problem)}, status=problem.status)
     value = password if field == "password" else connection_uri(instance, password)

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from instances.models import AuditEvent, Instance
-from tests.base import instance_on, make_instance
+from tests.base import instance_on, make_instance, stored_password
 from tests.e2e.conftest import screenshot, serious_accessibility_violations, sign_in
 from tests.rotation_support import logs_in
 
@@ -52,7 +52,7 @@ def test_it_rotates_a_password_that_then_logs_in(
     page: Page, portal, fresh_pg, loopback_allowed
 ) -> None:
     instance = instance_on(fresh_pg, portal.alpha, "rotating-pg")
-    old_password = instance.password
+    old_password = stored_password(instance)
     sign_in(page, "alice")
     page.goto(f"/instances/{instance.name}/")
     page.get_by_role("link", name="Rotate password").click()
@@ -67,7 +67,7 @@ def test_it_rotates_a_password_that_then_logs_in(
     screenshot(page, "rotation-done")
 
     instance.refresh_from_db()
-    assert new_password == instance.password != old_password
+    assert new_password == stored_password(instance) != old_password
     assert logs_in(fresh_pg, new_password)
     assert not logs_in(fresh_pg, old_password)
     assert AuditEvent.objects.filter(action="rotation_reveal", instance=instance).exists()

@@ -10,8 +10,8 @@ from demo import stack
 from demo.servers.binaries import ServerUnavailable
 from demo.servers.readiness import ServerStartError
 from demo.servers.tls import LOCALHOST, ca_pem
-from instances.crypto import DecryptionError
 from instances.models import Engine, Instance, Membership, Role, SslMode, Team
+from instances.secrets import Purpose, SecretUnavailable, open_password
 
 DEMO_TEAM = "Demo"
 DEMO_USERS = {"demo": Role.ADMIN, "demo-viewer": Role.VIEWER}
@@ -99,8 +99,8 @@ class Command(BaseCommand):
         instance = Instance.objects.filter(name=name).first()
         if instance is not None:
             try:
-                return instance.password
-            except DecryptionError:
+                return open_password(instance, Purpose.DEMO)
+            except SecretUnavailable:
                 pass
         return stack.new_password()
 
@@ -154,5 +154,5 @@ class Command(BaseCommand):
         else:
             for key, value in spec.items():
                 setattr(instance, key, value)
-        instance.password = password
+        instance.set_password(password)
         instance.save()

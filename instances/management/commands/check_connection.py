@@ -1,15 +1,11 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
 
-from instances.checks.console import (
-    as_json,
-    as_text,
-    exit_status,
-    timeout_option,
-    undecryptable,
-)
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from instances.checks.console import as_json, as_text, exit_status, timeout_option
 from instances.checks.service import InstanceCheck
-from instances.crypto import DecryptionError
 from instances.models import Instance
+from instances.secrets import SecretUnavailable
 
 
 class Command(BaseCommand):
@@ -18,14 +14,16 @@ class Command(BaseCommand):
         "Exit 0 when ok or warn, 1 when it fails, 2 for bad usage."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="instance name")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
         parser.add_argument(
             "--timeout", type=float, help="seconds the whole test may take (default: settings)"
         )
 
-    def handle(self, *args, name: str, json: bool, timeout: float | None, **options) -> None:
+    def handle(
+        self, *args: Any, name: str, json: bool, timeout: float | None, **options: Any
+    ) -> None:
         timeout = timeout_option(timeout)
         instance = Instance.objects.select_related("team").filter(name=name).first()
         if instance is None:
@@ -34,8 +32,8 @@ class Command(BaseCommand):
             check = InstanceCheck(
                 instance, actor_name="manage.py check_connection", timeout=timeout
             )
-        except DecryptionError:
-            raise undecryptable(instance) from None
+        except SecretUnavailable as problem:
+            raise CommandError(str(problem), returncode=1) from None
         report = check.run()
         self.stdout.write(as_json(report.as_dict()) if json else as_text(report))
         exit_status([report])

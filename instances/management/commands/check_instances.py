@@ -1,19 +1,14 @@
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from instances.checks.console import (
-    as_json,
-    as_text,
-    exit_status,
-    timeout_option,
-    undecryptable,
-)
+from instances.checks.console import as_json, as_text, exit_status, timeout_option
 from instances.checks.engine import ConnectionCheck
-from instances.checks.service import save_run, target_for
-from instances.crypto import DecryptionError
+from instances.checks.service import check_target, save_run
 from instances.models import Instance
+from instances.secrets import SecretUnavailable
 
 MAX_CONCURRENCY = 64
 ACTOR_NAME = "manage.py check_instances"
@@ -25,7 +20,7 @@ class Command(BaseCommand):
         "2 for bad usage or an unknown name."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("names", nargs="*", metavar="NAME", help="instance names")
         parser.add_argument("--all", action="store_true", dest="every", help="test every instance")
         parser.add_argument("--json", action="store_true", help="print a JSON list of reports")
@@ -36,7 +31,16 @@ class Command(BaseCommand):
             "--timeout", type=float, help="seconds each test may take (default: settings)"
         )
 
-    def handle(self, *args, names, every, json, concurrency, timeout, **options) -> None:
+    def handle(
+        self,
+        *args: Any,
+        names: list[str],
+        every: bool,
+        json: bool,
+        concurrency: int,
+        timeout: float | None,
+        **options: Any,
+    ) -> None:
         timeout = timeout_option(timeout)
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise CommandError(f"--concurrency must be 1 to {MAX_CONCURRENCY}", returncode=2)
@@ -44,9 +48,9 @@ class Command(BaseCommand):
         targets = []
         for instance in instances:
             try:
-                targets.append(target_for(instance))
-            except DecryptionError:
-                raise undecryptable(instance) from None
+                targets.append(check_target(instance))
+            except SecretUnavailable as problem:
+                raise CommandError(str(problem), returncode=1) from None
         checks = [ConnectionCheck(target, timeout=timeout) for target in targets]
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             reports = list(pool.map(ConnectionCheck.run_all, checks))

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from instances.models import Instance, Rotation, RotationState
 from instances.rotation import machine
+from instances.secrets import SecretUnavailable
 
 
 def summary(rotation: Rotation, resumed: bool) -> dict[str, Any]:
@@ -65,7 +66,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["finish_due"]:
-            reports = [summary(rotation, True) for rotation in machine.finish_due()]
+            try:
+                reports = [summary(rotation, True) for rotation in machine.finish_due()]
+            except SecretUnavailable as exc:
+                raise CommandError(str(exc), returncode=1) from None
             self._report(reports, options["json"])
             return
         if not options["name"]:
@@ -93,8 +97,10 @@ class Command(BaseCommand):
             return machine.advance(current, finish_grace=options["finish_now"]), True
         except machine.RotationRefused as exc:
             raise CommandError(str(exc), returncode=2) from None
+        except SecretUnavailable as exc:
+            raise CommandError(str(exc), returncode=1) from None
 
-    def _report(self, report: dict | list, as_json: bool) -> None:
+    def _report(self, report: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
         if as_json:
             self.stdout.write(json.dumps(report, indent=2))
             return

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from instances import audit
 from instances.models import Instance
-from instances.snippets import SNIPPET_IDS, build_snippets, connection_details
-from instances.validation import snippet_problem
+from instances.secrets import Purpose, SecretUnavailable, open_password
+from instances.snippets import SNIPPET_IDS, Snippet, build_snippets, connection_details
 
 
 class Command(BaseCommand):
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print JSON to stdout")
         parser.add_argument("--language", metavar="ID", help="only the snippet with this id")
 
-    def handle(self, *args, name: str, language: str | None, **options) -> None:
+    def handle(self, *args: Any, name: str, language: str | None, **options: Any) -> None:
         instance = Instance.objects.filter(name=name).first()
         if instance is None:
             raise CommandError(f"no instance named {name!r}", returncode=2)
@@ -31,23 +32,20 @@ class Command(BaseCommand):
                 f"no snippet {language!r} for {instance.engine}; choose one of: {', '.join(ids)}",
                 returncode=2,
             )
-        password = instance.password
-        if problem := snippet_problem(instance, password):
-            raise CommandError(problem, returncode=2)
+        try:
+            password = open_password(
+                instance, Purpose.SNIPPETS_COMMAND, actor_name=audit.command_actor("snippets")
+            )
+        except SecretUnavailable as problem:
+            raise CommandError(str(problem), returncode=problem.exit_code) from None
         snippets = build_snippets(instance, password, language=language)
-        audit.record(
-            "reveal",
-            instance=instance,
-            actor_name=audit.command_actor("snippets"),
-            via="snippets command",
-        )
         if options["json"]:
             self.stdout.write(_json_report(instance, password, snippets))
         else:
             self.stdout.write(_text_report(instance, snippets))
 
 
-def _json_report(instance: Instance, password: str, snippets: list) -> str:
+def _json_report(instance: Instance, password: str, snippets: list[Snippet]) -> str:
     report = {
         "instance": instance.name,
         "engine": instance.engine,
@@ -57,7 +55,7 @@ def _json_report(instance: Instance, password: str, snippets: list) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2)
 
 
-def _text_report(instance: Instance, snippets: list) -> str:
+def _text_report(instance: Instance, snippets: list[Snippet]) -> str:
     blocks = [f"{instance.name} ({instance.engine})"]
     for snippet in snippets:
         where = f" — {snippet.filename}" if snippet.filename else ""

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('instances', '0002_issue12_validation'),
+        ('instances', '0003_issue12_validation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
