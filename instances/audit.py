@@ -15,6 +15,10 @@ from instances.models import AuditEvent, Instance, Membership, Team
 # Fields that decide where an instance's stored password is sent, and how it is protected.
 WATCHED_FIELDS = ("host", "port", "sslmode", "tls", "ca_cert", "team")
 
+# A request authenticated by other means than a session (an API token) names its actor
+# here: a dict of audit detail with at least "actor_name", which wins over the caller's.
+AUDIT_AS = "zektor_audit_as"
+
 
 def record(
     action: str,
@@ -26,6 +30,8 @@ def record(
     outcome: str = "ok",
     **detail: Any,
 ) -> AuditEvent:
+    if request is not None:
+        detail = {**detail, **getattr(request, AUDIT_AS, {})}
     if request is not None and actor is None and request.user.is_authenticated:
         actor = request.user
     return AuditEvent.objects.create(

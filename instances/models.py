@@ -182,6 +182,8 @@ class CheckRun(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Who ran it when no user did: an API token (token:NAME) or a command.
+    actor_name = models.CharField(max_length=150, blank=True)
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField()
     status = models.CharField(max_length=8)

@@ -8,7 +8,7 @@ snippets are rendered for display only: the password reads as MASK.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -267,3 +267,17 @@ def build_snippets(
         )
         for spec in specs
     ]
+
+
+def snippets_report(
+    instance: Instance, password: str | None, *, language: str | None = None
+) -> dict[str, Any]:
+    """The JSON document of `snippets --json` (masked without `password`)."""
+    return {
+        "instance": instance.name,
+        "engine": instance.engine,
+        "connection": connection_details(instance, password),
+        "snippets": [
+            asdict(snippet) for snippet in build_snippets(instance, password, language=language)
+        ],
+    }

@@ -100,7 +100,23 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     "instances/<slug:name>/edit/test": (_signed_in(405), _admins_only(400)),
     "instances/<slug:name>/archive": (_signed_in(405), _admins_only(302)),
     "instances/<slug:name>/delete/": (_admins_only(200), _admins_only(400)),
+    "teams/<int:team_id>/tokens/": (_admins_only(200), _admins_only(400)),
+    # There is no token 0: admins are told so (tests/test_api_tokens.py revokes real ones).
+    "teams/<int:team_id>/tokens/<int:token_id>/revoke": (_signed_in(405), _admins_only(404)),
+    # The HTTP API knows bearer tokens only (tests/test_api.py): a session gets 401.
+    "api/v1/": (_everyone(404), _everyone(404)),
+    "^api/": (_everyone(404), _everyone(404)),
+    "api/v1/openapi.json": (_everyone(200), _everyone(405)),
+    "api/v1/docs": (_everyone(200), _everyone(405)),
+    "api/v1/instances": (_everyone(401), _everyone(405)),
+    "api/v1/instances/<name>": (_everyone(401), _everyone(405)),
+    "api/v1/instances/<name>/reveal": (_everyone(405), _everyone(401)),
+    "api/v1/instances/<name>/snippets": (_everyone(401), _everyone(405)),
+    "api/v1/instances/<name>/checks": (_everyone(401), _everyone(401)),
+    "api/v1/instances/<name>/rotations": (_everyone(401), _everyone(401)),
+    "api/v1/instances/<name>/rotations/<uid>": (_everyone(401), _everyone(405)),
 }
+API_PREFIX = "api/"
 
 # Django's admin is for staff only (none of these users): it sends everyone to its login.
 ADMIN_PREFIX = "admin/"
@@ -200,6 +216,8 @@ class RoleMatrixTests(SecurityTestCase):
         accepted = []
         for route in project_routes():
             _, post = expected_for(route)
+            if route.route.lstrip("^").startswith(API_PREFIX):
+                continue  # bearer tokens only, no cookies: nothing for CSRF to protect
             for role in ("anonymous", "admin"):
                 if post[role] == 405:
                     continue

@@ -51,6 +51,7 @@ def sample_values(
         "user_id": user_id,
         "invitation_id": 1,
         "token": "no-such-invitation",
+        "token_id": 0,
         "object_id": user_id,
         "id": user_id,
         "content_type_id": 1,

@@ -94,6 +94,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "instances",
+    # HTTP API (issue 16): django-ninja serves its Swagger UI files as static files.
+    "ninja",
+    "api",
 ]
 # The demo servers and load_demo (development only) are not in the production image:
 # installed only in development mode, and only where the code exists.

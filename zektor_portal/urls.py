@@ -20,6 +20,7 @@ urlpatterns = [
     ),
     path("healthz", pages.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("api.urls")),  # HTTP API under /api/v1/ and the teams' Tokens pages
     path("", include("instances.urls")),
 ]
 

@@ -37,6 +37,7 @@ def save_run(
     run = CheckRun.objects.create(
         instance=instance,
         actor=actor,
+        actor_name=actor_name,
         started_at=report.started_at,
         duration_ms=report.duration_ms,
         status=report.status,

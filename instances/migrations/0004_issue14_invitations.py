@@ -8,7 +8,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
+        # Both 0003s (issue 12's and main's): one leaf until issue 12 lands on main.
         ('instances', '0003_issue12_validation'),
+        ('instances', '0003_checkrun_actor_name'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -11,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from instances import audit
 from instances.models import Instance
 from instances.secrets import Purpose, SecretUnavailable, open_password
-from instances.snippets import SNIPPET_IDS, Snippet, build_snippets, connection_details
+from instances.snippets import SNIPPET_IDS, Snippet, build_snippets, snippets_report
 
 
 class Command(BaseCommand):
@@ -38,21 +37,12 @@ class Command(BaseCommand):
             )
         except SecretUnavailable as problem:
             raise CommandError(str(problem), returncode=problem.exit_code) from None
-        snippets = build_snippets(instance, password, language=language)
         if options["json"]:
-            self.stdout.write(_json_report(instance, password, snippets))
+            report = snippets_report(instance, password, language=language)
+            self.stdout.write(json.dumps(report, ensure_ascii=False, indent=2))
         else:
+            snippets = build_snippets(instance, password, language=language)
             self.stdout.write(_text_report(instance, snippets))
-
-
-def _json_report(instance: Instance, password: str, snippets: list[Snippet]) -> str:
-    report = {
-        "instance": instance.name,
-        "engine": instance.engine,
-        "connection": connection_details(instance, password),
-        "snippets": [asdict(snippet) for snippet in snippets],
-    }
-    return json.dumps(report, ensure_ascii=False, indent=2)
 
 
 def _text_report(instance: Instance, snippets: list[Snippet]) -> str:
