@@ -6,12 +6,14 @@ from django.http import HttpRequest
 
 from api.errors import ApiError
 from instances.models import Instance
-from instances.secrets import Purpose, SecretUnavailable, open_password
+from instances.secrets import Purpose, SecretUnavailable, UnsafeStoredValue, open_password
 
 
 def reveal_password(request: HttpRequest, instance: Instance) -> str:
     """The plaintext password, audited as the request's token (also when it fails)."""
     try:
         return open_password(instance, Purpose.REVEAL, request=request, via="api")
+    except UnsafeStoredValue as problem:
+        raise ApiError(problem.status, "unsafe_value", str(problem)) from None
     except SecretUnavailable as problem:
-        raise ApiError(503, "secret_unavailable", str(problem)) from None
+        raise ApiError(problem.status, "secret_unavailable", str(problem)) from None

@@ -31,6 +31,7 @@ from instances.snippets import (
     connection_uri,
     snippets_report,
 )
+from instances.validation import snippet_problem
 from instances.views.checks import CHECK_RATE, CHECK_RATE_GROUP
 from instances.views.secrets import SECRETS_RATE, SECRETS_RATE_GROUP
 
@@ -71,6 +72,12 @@ def answers(success: int, schema, *extra: int) -> dict:
     return {success: schema, **dict.fromkeys((*REFUSALS, *extra), schemas.Error)}
 
 
+def _refuse_unexpressible(instance: Instance) -> None:
+    """409 for stored values no snippet or URI can carry: which instance, what to fix."""
+    if problem := snippet_problem(instance):
+        raise ApiError(409, "unsafe_value", problem)
+
+
 def _read(request: HttpRequest, endpoint: str, instance: Instance | None = None) -> None:
     audit.record(
         "api_read",
@@ -101,17 +108,20 @@ def list_instances(request: HttpRequest):
     ]
 
 
-@api.get("/instances/{name}", response=answers(200, schemas.InstanceDetail), tags=["instances"])
+@api.get(
+    "/instances/{name}", response=answers(200, schemas.InstanceDetail, 409), tags=["instances"]
+)
 def instance_detail(request: HttpRequest, name: InstanceName):
     """The `connection` object of `snippets --json` with `password` null (scope `settings`)."""
     instance = instance_for(request, name, Scope.SETTINGS)
+    _refuse_unexpressible(instance)
     _read(request, "instance", instance)
     connection = {**connection_details(instance, None), "password": None}
     return {"instance": instance.name, "engine": instance.engine, "connection": connection}
 
 
 @api.post(
-    "/instances/{name}/reveal", response=answers(200, schemas.Revealed, 503), tags=["secrets"]
+    "/instances/{name}/reveal", response=answers(200, schemas.Revealed, 409, 503), tags=["secrets"]
 )
 def reveal(request: HttpRequest, name: InstanceName):
     """The password and the URI with it (scope `reveal`): audited as the token, throttled
@@ -122,7 +132,9 @@ def reveal(request: HttpRequest, name: InstanceName):
     return {"password": password, "uri": connection_uri(instance, password)}
 
 
-@api.get("/instances/{name}/snippets", response=answers(200, schemas.Snippets), tags=["instances"])
+@api.get(
+    "/instances/{name}/snippets", response=answers(200, schemas.Snippets, 409), tags=["instances"]
+)
 def snippets(request: HttpRequest, name: InstanceName, language: str | None = None):
     """As `snippets --json`, with the password masked (scope `settings`); `language` keeps
     only the snippet with that id."""
@@ -134,6 +146,7 @@ def snippets(request: HttpRequest, name: InstanceName, language: str | None = No
             "invalid_request",
             f"No snippet {language!r} for {instance.engine}; choose one of: {', '.join(ids)}",
         )
+    _refuse_unexpressible(instance)
     _read(request, "snippets", instance)
     return snippets_report(instance, None, language=language)
 

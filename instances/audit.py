@@ -14,7 +14,6 @@ from instances.models import AuditEvent, Instance, Membership, Team
 
 # Fields that decide where an instance's stored password is sent, and how it is protected.
 WATCHED_FIELDS = ("host", "port", "sslmode", "tls", "ca_cert", "team")
-
 # A request authenticated by other means than a session (an API token) names its actor
 # here: a dict of audit detail with at least "actor_name", which wins over the caller's.
 AUDIT_AS = "zektor_audit_as"

@@ -29,6 +29,7 @@ class InstanceForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Write-only. Leave blank to keep the current password.",
     )
+    password_changed = False  # set by save()
 
     class Meta:
         model = Instance
@@ -70,8 +71,6 @@ class InstanceForm(forms.ModelForm):
                 "(the stored one is never sent to a new place).",
             )
         return cleaned
-
-    password_changed = False
 
     def save(self, commit: bool = True) -> Instance:
         """Seals a typed password that differs from the stored one; `password_changed` says

@@ -224,7 +224,7 @@ class AdminFormTests(BaseTestCase):
 
 class StoredCaTests(BaseTestCase):
     def test_the_migration_keeps_only_the_certificates_of_stored_cas(self):
-        migration = importlib.import_module("instances.migrations.0003_issue12_validation")
+        migration = importlib.import_module("instances.migrations.0004_issue12_validation")
         Instance.objects.filter(pk=self.pg.pk).update(ca_cert=f"{CA_PEM}{KEY_PEM}")
         Instance.objects.filter(pk=self.cache.pk).update(ca_cert=KEY_PEM)
         migration.keep_certificates_only(django_apps, None)

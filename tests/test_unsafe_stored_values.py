@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from instances.models import AuditEvent, Instance
+from tests.api_support import call, make_token
 from tests.base import BaseTestCase
 
 BAD_PASSWORD = "tab\there\x1b[31m"
@@ -73,3 +74,18 @@ class UnsafeStoredValueTests(BaseTestCase):
         response = self.client.post(reverse("instance-reveal", args=["alpha-cache"]))
         self.assertEqual(response.status_code, 200)
         self.assertEqual(AuditEvent.objects.get().outcome, "ok")
+
+
+class ApiUnsafeStoredValueTests(BaseTestCase):
+    def test_the_api_answers_409_saying_what_to_fix(self):
+        _, token = make_token(self.alpha, ["settings", "reveal"])
+        Instance.objects.filter(pk=self.pg.pk).update(username="app\tuser")
+        for method, path in (
+            ("GET", "/api/v1/instances/alpha-pg"),
+            ("GET", "/api/v1/instances/alpha-pg/snippets"),
+            ("POST", "/api/v1/instances/alpha-pg/reveal"),
+        ):
+            response = call(method, path, token)
+            self.assertEqual(response.status_code, 409, path)
+            self.assertEqual(response.json()["error"], "unsafe_value")
+            self.assertIn("The stored username of alpha-pg", response.json()["detail"])

@@ -28,7 +28,7 @@ def keep_certificates_only(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("instances", "0002_engine_options"),
+        ("instances", "0003_checkrun_actor_name"),
     ]
 
     operations = [

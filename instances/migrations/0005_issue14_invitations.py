@@ -8,9 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        # Both 0003s (issue 12's and main's): one leaf until issue 12 lands on main.
-        ('instances', '0003_issue12_validation'),
-        ('instances', '0003_checkrun_actor_name'),
+        ('instances', '0004_issue12_validation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
