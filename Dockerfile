@@ -9,6 +9,7 @@ RUN /venv/bin/pip install --no-cache-dir -r requirements.lock
 COPY manage.py ./
 COPY zektor_portal ./zektor_portal
 COPY instances ./instances
+COPY alerts ./alerts
 COPY api ./api
 COPY templates ./templates
 COPY static ./static

@@ -53,9 +53,14 @@ def get_team_for(user: Visitor, team_id: int, role: str = Role.VIEWER) -> tuple[
     return membership.team, membership
 
 
+def admin_team_ids(user: Visitor) -> set[int]:
+    """The teams whose admin pages (audit log, alerts) the user may open."""
+    if isinstance(user, AnonymousUser):
+        return set()
+    admin = Membership.objects.filter(user=user, role=Role.ADMIN)
+    return set(admin.values_list("team_id", flat=True))
+
+
 def admin_teams(user: Visitor) -> QuerySet[Team]:
     """The teams `user` is an admin of: where they may add instances or move them to."""
-    if isinstance(user, AnonymousUser):
-        return Team.objects.none()
-    team_ids = Membership.objects.filter(user=user, role=Role.ADMIN).values("team_id")
-    return Team.objects.filter(pk__in=team_ids)
+    return Team.objects.filter(pk__in=admin_team_ids(user))

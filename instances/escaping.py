@@ -86,19 +86,66 @@ def phpdotenv_value(value: str) -> str:
     return f'"{escaped}"'
 
 
-def prisma_env_value(value: str) -> str:
-    """A double-quoted value for Prisma's ``.env``.
-
-    Prisma reads ``.env`` with dotenv, which keeps everything between the double quotes
-    except ``\\n`` / ``\\r`` (line breaks) and has no escape for ``"``; then its own copy of
-    dotenv-expand 5 (@prisma/internals, dotenvExpand.ts) replaces ``${NAME}`` and turns
-    ``\\${`` into ``${``; a ``$`` without ``{`` stays as it is. Meant for connection URLs,
-    whose percent-encoding leaves none of the characters dotenv cannot hold.
+def dotenv_value(value: str) -> str:
+    """A single-quoted value for a ``.env`` read by the dotenv package (16/17), which keeps
+    everything between single quotes literally and expands nothing (``import 'dotenv/config'``
+    in Prisma 7's ``prisma.config.ts``). Meant for connection URLs: percent-encoding leaves no
+    ``'`` in them, and a ``'`` cannot be written inside single quotes.
     """
-    check_value(value)
-    if '"' in value or "\\" in value:
-        raise UnsafeValue('a Prisma .env value cannot hold " or \\; percent-encode it')
-    return '"' + value.replace("${", "\\${") + '"'
+    if "'" in check_value(value):
+        raise UnsafeValue("a dotenv value in single quotes cannot hold '; percent-encode it")
+    return f"'{value}'"
+
+
+def single_quoted_string(value: str) -> str:
+    """A PHP or Ruby single-quoted string literal: only ``\'`` and ``\\`` are escapes, so
+    ``$``, ``#{...}`` and every other character stand for themselves."""
+    return "'" + check_value(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _java_unicode(char: str) -> str:
+    """``\\uXXXX`` escapes of the UTF-16 code units of `char` (Java source and .properties)."""
+    units = char.encode("utf-16-be")
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+
+
+def java_string(value: str) -> str:
+    """A Java string literal that reads right whatever the source encoding: non-ASCII as
+    ``\\uXXXX`` (javac turns those into characters before it lexes, so ``"`` and ``\\``
+    are escaped the usual way and never written as ``\\u`` escapes)."""
+    out = []
+    for char in check_value(value):
+        if char in '"\\':
+            out.append("\\" + char)
+        elif ord(char) > 0x7E:
+            out.append(_java_unicode(char))
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def properties_value(value: str) -> str:
+    """A value for a ``java.util.Properties`` file (read as ISO-8859-1): ``\\`` doubled,
+    non-ASCII as ``\\uXXXX``, a leading space as ``\\ `` (else skipped) and trailing
+    spaces as ``\\u0020`` (Spring Boot trims the raw value)."""
+    out = []
+    for char in check_value(value):
+        if char == "\\":
+            out.append("\\\\")
+        elif ord(char) > 0x7E:
+            out.append(_java_unicode(char))
+        else:
+            out.append(char)
+    text = "".join(out)
+    stripped = text.rstrip(" ")
+    text = stripped + "\\u0020" * (len(text) - len(stripped))
+    return "\\" + text if text.startswith(" ") else text
+
+
+def spring_property(value: str) -> str:
+    """A Spring Boot ``application.properties`` value: Spring resolves ``${...}`` in values,
+    and since Spring Framework 6.2 (Boot 3.4) reads ``\\${`` as a literal ``${``."""
+    return properties_value(check_value(value).replace("${", "\\${"))
 
 
 def js_string(value: str) -> str:

@@ -39,6 +39,7 @@ class Purpose(StrEnum):
     FORM = "form"  # an instance form compares a typed password with the stored one
     KEY_ROTATION = "key_rotation"
     DEMO = "demo"
+    ALERT_DELIVERY = "alert_delivery"
 
     @property
     def audited(self) -> bool:
@@ -107,6 +108,19 @@ def open_rotation(rotation: Rotation) -> tuple[str, str]:
         key_id = key_id_of(rotation.pending_sealed) or key_id_of(rotation.old_sealed)
         raise SecretUnavailable(
             decryption_message(rotation.instance.name, key_id, what="passwords of the rotation")
+        ) from None
+
+
+def open_channel_secret(row: SealedFieldsMixin, field: str, what: str) -> str:
+    """Purpose ALERT_DELIVERY: the webhook URL or signing secret of an alert channel, for
+    sending (the delivery is what is recorded); SecretUnavailable if it cannot be decrypted."""
+    try:
+        return row.unseal(field)
+    except DecryptionError:
+        key_id = key_id_of(getattr(row, field)) or "unknown"
+        raise SecretUnavailable(
+            f"The {what} of alert channel {row} could not be decrypted (stored under key id "
+            f"{key_id!r}): check ZEKTOR_ENCRYPTION_KEYS, or add the channel again."
         ) from None
 
 

@@ -31,6 +31,13 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 
 @dataclass(frozen=True)
+class SnippetFile:
+    filename: str
+    language: str
+    code: str
+
+
+@dataclass(frozen=True)
 class Snippet:
     id: str
     title: str
@@ -38,6 +45,17 @@ class Snippet:
     code: str
     filename: str | None
     resilience: str | None
+    # Where people look for it in the language picker: the language they program in.
+    ecosystem: str = ""
+    # Every file of a snippet that needs several (the main one, `code`, included); else empty.
+    files: tuple[SnippetFile, ...] = ()
+
+    def as_contract(self) -> dict[str, Any]:
+        """The object of `snippets --json`: `files` only for a snippet that needs several."""
+        data = asdict(self)
+        if not self.files:
+            del data["files"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -47,31 +65,62 @@ class _Spec:
     language: str
     filename: str | None
     has_resilience: bool
+    ecosystem: str
+    # Further files as (path, language), rendered from templates in the folder <id>/; the
+    # main file (`filename`) comes last in `files`.
+    extra_files: tuple[tuple[str, str], ...] = ()
 
+
+# The order of the language picker's groups (and of the README's language list).
+ECOSYSTEMS = ("Command line", "Any client", "Node.js", "Python", "Go", "Java", "PHP", "Ruby")
+
+_PRISMA_FILES = (
+    ("prisma/schema.prisma", "text"),
+    ("prisma.config.ts", "typescript"),
+    (".env", "bash"),
+)
 
 _SPECS: dict[str, tuple[_Spec, ...]] = {
     "postgresql": (
-        _Spec("psql", "psql (conninfo)", "bash", None, False),
-        _Spec("psql-uri", "psql (URI)", "bash", None, False),
-        _Spec("uri", "Connection URI", "text", None, False),
-        _Spec("node-pg", "Node.js — pg Pool", "javascript", "db.js", True),
-        _Spec("psycopg2", "Python — psycopg2", "python", "db.py", True),
-        _Spec("psycopg", "Python — psycopg 3", "python", "db.py", True),
-        _Spec("go-pgx", "Go — pgx pool", "go", "db.go", True),
-        _Spec("prisma", "Prisma — .env", "bash", ".env", True),
-        _Spec("drizzle", "Node.js — Drizzle ORM", "javascript", "db.js", True),
-        _Spec("django", "Django — settings.py", "python", "settings.py", True),
-        _Spec("laravel", "Laravel — .env", "bash", ".env", False),
-        _Spec("rails", "Rails — config/database.yml", "yaml", "config/database.yml", True),
+        _Spec("psql", "psql (conninfo)", "bash", None, False, "Command line"),
+        _Spec("psql-uri", "psql (URI)", "bash", None, False, "Command line"),
+        _Spec("uri", "Connection URI", "text", None, False, "Any client"),
+        _Spec("node-pg", "Node.js — pg Pool", "javascript", "db.js", True, "Node.js"),
+        _Spec("postgres-js", "Node.js — postgres.js", "javascript", "db.js", True, "Node.js"),
+        _Spec("prisma", "Prisma 7", "typescript", "src/db.ts", True, "Node.js", _PRISMA_FILES),
+        _Spec("drizzle", "Node.js — Drizzle ORM", "javascript", "db.js", True, "Node.js"),
+        _Spec("psycopg2", "Python — psycopg2", "python", "db.py", True, "Python"),
+        _Spec("psycopg", "Python — psycopg 3", "python", "db.py", True, "Python"),
+        _Spec("asyncpg", "Python — asyncpg", "python", "db.py", True, "Python"),
+        _Spec("sqlalchemy", "Python — SQLAlchemy", "python", "db.py", True, "Python"),
+        _Spec("django", "Django — settings.py", "python", "settings.py", True, "Python"),
+        _Spec("go-pgx", "Go — pgx pool", "go", "db.go", True, "Go"),
+        _Spec("jdbc", "Java — JDBC", "java", "Db.java", True, "Java"),
+        _Spec(
+            "spring-boot",
+            "Spring Boot — application.properties",
+            "properties",
+            "src/main/resources/application.properties",
+            True,
+            "Java",
+        ),
+        _Spec("php-pdo", "PHP — PDO", "php", "db.php", True, "PHP"),
+        _Spec("laravel", "Laravel — .env", "bash", ".env", False, "PHP"),
+        _Spec("rails", "Rails — config/database.yml", "yaml", "config/database.yml", True, "Ruby"),
     ),
     "valkey": (
-        _Spec("valkey-cli", "valkey-cli", "bash", None, False),
-        _Spec("redis-cli", "redis-cli", "bash", None, False),
-        _Spec("uri", "Connection URI", "text", None, False),
-        _Spec("ioredis", "Node.js — ioredis", "javascript", "redis.js", True),
-        _Spec("redis-py", "Python — redis-py", "python", "cache.py", True),
-        _Spec("go-redis", "Go — go-redis", "go", "cache.go", True),
-        _Spec("bullmq", "Node.js — BullMQ queue", "javascript", "queue.js", True),
+        _Spec("valkey-cli", "valkey-cli", "bash", None, False, "Command line"),
+        _Spec("redis-cli", "redis-cli", "bash", None, False, "Command line"),
+        _Spec("uri", "Connection URI", "text", None, False, "Any client"),
+        _Spec("ioredis", "Node.js — ioredis", "javascript", "redis.js", True, "Node.js"),
+        _Spec("node-redis", "Node.js — node-redis", "javascript", "redis.js", True, "Node.js"),
+        _Spec("bullmq", "Node.js — BullMQ queue", "javascript", "queue.js", True, "Node.js"),
+        _Spec("redis-py", "Python — redis-py", "python", "cache.py", True, "Python"),
+        _Spec("django-cache", "Django — CACHES", "python", "settings.py", True, "Python"),
+        _Spec("celery", "Python — Celery", "python", "celery_app.py", True, "Python"),
+        _Spec("go-redis", "Go — go-redis", "go", "cache.go", True, "Go"),
+        _Spec("phpredis", "PHP — phpredis", "php", "cache.php", True, "PHP"),
+        _Spec("redis-rb", "Ruby — redis-rb", "ruby", "cache.rb", True, "Ruby"),
     ),
 }
 
@@ -99,7 +148,8 @@ def _postgresql_uri(instance: Instance, password: str, params: dict[str, str]) -
     secret = escaping.uri_component(password)
     database = escaping.uri_component(instance.database)
     host = _uri_host(instance.host)
-    return f"postgresql://{user}:{secret}@{host}:{instance.port}/{database}?{_query(params)}"
+    query = f"?{_query(params)}" if params else ""
+    return f"postgresql://{user}:{secret}@{host}:{instance.port}/{database}{query}"
 
 
 def _query(params: dict[str, str]) -> str:
@@ -173,41 +223,33 @@ def _context(instance: Instance, password: str) -> dict[str, Any]:
 
 def _postgresql_context(instance: Instance, password: str) -> dict[str, Any]:
     sslmode = instance.sslmode
-    ca_file = instance.ca_file_name
-    # Prisma knows sslmode=require only; sslaccept=strict verifies the chain and host name.
-    prisma_params = {
-        "sslmode": "require",
-        "sslaccept": "strict" if sslmode.startswith("verify") else "accept_invalid_certs",
-    }
-    if ca_file:
-        prisma_params["sslrootcert"] = f"../{ca_file}"
     pgx_params = {"sslmode": sslmode, "pool_max_conns": str(instance.limits.pool_size)}
-    if ca_file:
-        pgx_params["sslrootcert"] = ca_file
+    if instance.ca_file_name:
+        pgx_params["sslrootcert"] = instance.ca_file_name
+    rootcert = _libpq_rootcert(instance)
+    jdbc_params = {"sslmode": sslmode, **({"sslrootcert": rootcert} if rootcert else {})}
+    database = escaping.uri_component(instance.database)
     return {
         "sslmode": sslmode,
         "verify": sslmode.startswith("verify"),
         "verify_full": sslmode == "verify-full",
-        "rootcert": _libpq_rootcert(instance),
+        "rootcert": rootcert,
         "system_bundle": SYSTEM_CA_BUNDLE,
-        "prisma_url": _postgresql_uri(instance, password, prisma_params),
-        "prisma_pool_url": _postgresql_uri(
-            instance,
-            password,
-            {
-                **prisma_params,
-                "connection_limit": str(instance.limits.pool_size),
-                "pool_timeout": "10",
-                "connect_timeout": "10",
-                "socket_timeout": "60",
-            },
-        ),
+        # TLS settings stay out of this URL: node-pg would let them override its ssl object.
+        "prisma_url": _postgresql_uri(instance, password, {}),
         "pgx_dsn": _pgx_dsn(instance, pgx_params),
+        "jdbc_url": f"jdbc:postgresql://{_uri_host(instance.host)}:{instance.port}/{database}",
+        "jdbc_query": _query({**jdbc_params, "connectTimeout": "10"}),
     }
 
 
 def _valkey_context(instance: Instance, password: str) -> dict[str, Any]:
-    return {"tls": instance.tls}
+    scheme = "rediss" if instance.tls else "redis"
+    return {
+        "tls": instance.tls,
+        "location": f"{scheme}://{_uri_host(instance.host)}:{instance.port}/0",
+        "celery_url": f"{_valkey_uri(instance, password)}/0",
+    }
 
 
 def _pgx_dsn(instance: Instance, params: dict[str, str]) -> str:
@@ -243,7 +285,7 @@ def _render(name: str, context: dict[str, Any], password: str | None) -> str:
 def build_snippets(
     instance: Instance, password: str | None = None, *, language: str | None = None
 ) -> list[Snippet]:
-    """The instance's snippets in contract order; `language` keeps only the snippet with that id.
+    """The instance's snippets in picker order; `language` keeps only the snippet with that id.
 
     Raises KeyError for a `language` the instance's engine has no snippet for.
     """
@@ -254,19 +296,32 @@ def build_snippets(
             raise KeyError(language)
     context = _context(instance, _PLACEHOLDER if password is None else password)
     folder = f"snippets/{instance.engine}"
-    return [
-        Snippet(
-            id=spec.id,
-            title=spec.title,
-            language=spec.language,
-            code=_render(f"{folder}/{spec.id}.txt", context, password),
-            filename=spec.filename,
-            resilience=_render(f"{folder}/{spec.id}.resilience.txt", context, password)
-            if spec.has_resilience
-            else None,
+
+    def render(name: str) -> str:
+        return _render(f"{folder}/{name}.txt", context, password)
+
+    return [_snippet(spec, render) for spec in specs]
+
+
+def _snippet(spec: _Spec, render: Callable[[str], str]) -> Snippet:
+    code = render(spec.id)
+    files: tuple[SnippetFile, ...] = ()
+    if spec.extra_files:
+        extra = tuple(
+            SnippetFile(path, language, render(f"{spec.id}/{path}"))
+            for path, language in spec.extra_files
         )
-        for spec in specs
-    ]
+        files = (*extra, SnippetFile(spec.filename or "", spec.language, code))
+    return Snippet(
+        id=spec.id,
+        title=spec.title,
+        language=spec.language,
+        code=code,
+        filename=spec.filename,
+        resilience=render(f"{spec.id}.resilience") if spec.has_resilience else None,
+        ecosystem=spec.ecosystem,
+        files=files,
+    )
 
 
 def snippets_report(
@@ -278,6 +333,7 @@ def snippets_report(
         "engine": instance.engine,
         "connection": connection_details(instance, password),
         "snippets": [
-            asdict(snippet) for snippet in build_snippets(instance, password, language=language)
+            snippet.as_contract()
+            for snippet in build_snippets(instance, password, language=language)
         ],
     }

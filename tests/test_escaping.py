@@ -5,9 +5,12 @@ from __future__ import annotations
 import ast
 import io
 import json
+import os
 import shlex
+import shutil
 import string
 import subprocess
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -16,7 +19,15 @@ from dotenv import dotenv_values
 from psycopg.conninfo import conninfo_to_dict
 
 from instances import escaping
-from tests.servers import HOSTILE_PASSWORD
+from tests.servers import HOSTILE_PASSWORD, unavailable
+
+
+def need(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        unavailable(f"{program} is not installed")
+    return path
+
 
 HOSTILE = [
     HOSTILE_PASSWORD,
@@ -62,7 +73,11 @@ ESCAPERS = [
     escaping.yaml_double_quoted,
     escaping.rails_yaml,
     escaping.phpdotenv_value,
-    escaping.prisma_env_value,
+    escaping.dotenv_value,
+    escaping.single_quoted_string,
+    escaping.java_string,
+    escaping.properties_value,
+    escaping.spring_property,
     escaping.js_string,
     escaping.python_string,
     escaping.go_string,
@@ -137,12 +152,92 @@ def test_it_escapes_every_dollar_for_phpdotenv():
     assert escaping.phpdotenv_value("${X}$Y\\") == '"\\${X}\\$Y\\\\"'
 
 
-def test_it_escapes_only_dollar_brace_for_prisma():
-    assert escaping.prisma_env_value("a${X}b$Y%24") == '"a\\${X}b$Y%24"'
+def test_it_single_quotes_dotenv_values_and_refuses_quotes():
+    assert escaping.dotenv_value("a${X}b$Y%24") == "'a${X}b$Y%24'"
     with pytest.raises(escaping.UnsafeValue):
-        escaping.prisma_env_value('has "quote"')
-    with pytest.raises(escaping.UnsafeValue):
-        escaping.prisma_env_value("back\\slash")
+        escaping.dotenv_value("it's")
+
+
+def run_each(argv: list[str], values: list[str], tmp_path) -> list[str]:
+    """Runs one program that prints the values it decoded, NUL-terminated, as UTF-8."""
+    program = need(argv[0])
+    done = subprocess.run(
+        [program, *argv[1:]], capture_output=True, timeout=120, cwd=tmp_path, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    decoded = done.stdout.decode().split("\0")[:-1]
+    assert len(decoded) == len(values)
+    return decoded
+
+
+def test_it_writes_php_and_ruby_single_quoted_strings(tmp_path):
+    literals = [escaping.single_quoted_string(v) for v in HOSTILE]
+    php = "<?php\n" + "".join(f'echo {lit}, "\\0";\n' for lit in literals)
+    (tmp_path / "values.php").write_text(php)
+    assert run_each(["php", "values.php"], HOSTILE, tmp_path) == HOSTILE
+    ruby = "".join(f'print {lit}, "\\0"\n' for lit in literals)
+    (tmp_path / "values.rb").write_text(ruby)
+    assert run_each(["ruby", "values.rb"], HOSTILE, tmp_path) == HOSTILE
+
+
+JAVA_DECODER = """
+import java.io.FileInputStream;
+import java.io.PrintStream;
+import java.util.Properties;
+
+public class Decode {
+    public static void main(String[] args) throws Exception {
+        PrintStream out = new PrintStream(System.out, true, "UTF-8");
+        for (String value : Literals.VALUES) out.print(value + "\\0");
+        Properties props = new Properties();
+        try (FileInputStream in = new FileInputStream("values.properties")) {
+            props.load(in);  // ISO-8859-1, as Spring Boot reads application.properties
+        }
+        for (int i = 0; i < props.size(); i++) out.print(props.getProperty("k" + i) + "\\0");
+    }
+}
+"""
+
+
+def test_it_writes_java_literals_and_properties_values(tmp_path):
+    literals = ",\n".join(escaping.java_string(v) for v in HOSTILE)
+    (tmp_path / "Literals.java").write_text(
+        f"class Literals {{ static final String[] VALUES = {{ {literals} }}; }}\n", "ascii"
+    )
+    (tmp_path / "Decode.java").write_text(JAVA_DECODER)
+    lines = [f"k{i}={escaping.properties_value(v)}" for i, v in enumerate(HOSTILE)]
+    offset = len(HOSTILE)
+    lines += [f"k{offset + i}  =  {escaping.spring_property(v)}" for i, v in enumerate(HOSTILE)]
+    (tmp_path / "values.properties").write_text("\n".join(lines) + "\n", "ascii")
+    need("javac")
+    run_each(["javac", "-encoding", "US-ASCII", "Literals.java", "Decode.java"], [], tmp_path)
+    decoded = run_each(["java", "-cp", ".", "Decode"], HOSTILE * 3, tmp_path)
+    assert decoded[:offset] == HOSTILE
+    assert decoded[offset : 2 * offset] == HOSTILE
+    # Spring Framework 6.2 reads \${ as a literal ${ when it resolves placeholders.
+    assert decoded[2 * offset :] == [v.replace("${", "\\${") for v in HOSTILE]
+
+
+def test_it_writes_dotenv_values_the_dotenv_package_reads_back(tmp_path):
+    values = [v for v in HOSTILE if "'" not in v]
+    env = "".join(f"K{i}={escaping.dotenv_value(v)}\n" for i, v in enumerate(values))
+    (tmp_path / ".env").write_text(env)
+    script = (
+        "const v = require('dotenv').parse(require('fs').readFileSync('.env'));"
+        "for (let i = 0; 'K' + i in v; i++) process.stdout.write(v['K' + i] + '\\0');"
+    )
+    node_path = Path(__file__).resolve().parent / "node" / "node_modules"
+    if not node_path.is_dir():
+        unavailable("tests/node/node_modules is missing (npm ci --prefix tests/node)")
+    done = subprocess.run(
+        [need("node"), "-e", script],
+        capture_output=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "NODE_PATH": str(node_path)},
+        check=True,
+    )
+    assert done.stdout.decode().split("\0")[:-1] == values
 
 
 @pytest.mark.parametrize("value", HOSTILE)

@@ -7,8 +7,10 @@ from django.test import Client
 from django.urls import reverse
 from dotenv import dotenv_values
 
+from instances.escaping import phpdotenv_value
 from instances.models import AuditEvent, Engine
-from instances.snippets import MASK, connection_uri
+from instances.snippets import MASK, SNIPPET_IDS, connection_uri
+from instances.views.onboarding import INSTALL_COMMANDS
 from tests.base import TEST_PASSWORD, BaseTestCase, make_instance
 from tests.leaks import leaked_forms, seal_under_missing_key
 
@@ -94,6 +96,32 @@ class OnboardingTests(BaseTestCase):
         )
         for event in events:
             self.assertEqual(leaked_forms(repr(event.__dict__), TEST_PASSWORD), [])
+
+    def test_it_groups_the_languages_and_offers_every_snippet(self):
+        html = self.page(self.member)
+        for ecosystem in ("Command line", "Node.js", "Python", "Go", "Java", "PHP", "Ruby"):
+            self.assertIn(f'<optgroup label="{ecosystem}">', html)
+        for ids in SNIPPET_IDS.values():
+            for snippet_id in set(ids) - {"uri"}:
+                self.assertIn(f'<option value="{snippet_id}">', html)
+                self.assertIn(snippet_id, INSTALL_COMMANDS)
+        html = self.page(self.member, language="jdbc")
+        self.assertIn('data-snippet-id="jdbc"', html)
+        self.assertIn('data-snippet-id="uri"', html)  # no Java snippet for Valkey here
+        self.assertIn('<input type="hidden" name="language" value="jdbc">', html)
+
+    def test_it_adds_each_part_to_the_dotenv_for_clients_that_take_the_password_apart(self):
+        self.client.force_login(self.member)
+        response = self.client.post(self.env_url, {"language": "php-pdo"})
+        content = response.content.decode()
+        # phpdotenv's quoting (\$ for $), which the laravel client test reads with phpdotenv.
+        self.assertIn(f"ZEKTOR_ALPHA_PG_PASSWORD={phpdotenv_value(TEST_PASSWORD)}\n", content)
+        values = dotenv_values(stream=io.StringIO(content))
+        self.assertEqual(values["ZEKTOR_ALPHA_PG_DATABASE"], "app")
+        self.assertEqual(values["ZEKTOR_ALPHA_CACHE_USERNAME"], "default")
+        self.assertEqual(values["ZEKTOR_ALPHA_CACHE_PORT"], "6379")
+        self.assertNotIn("ZEKTOR_ALPHA_CACHE_DATABASE", values)
+        self.assertEqual(values["ZEKTOR_ALPHA_PG_URL"], connection_uri(self.pg, TEST_PASSWORD))
 
     def test_it_refuses_the_download_to_viewers(self):
         response = self.download(self.viewer)

@@ -100,6 +100,11 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     "instances/<slug:name>/edit/test": (_signed_in(405), _admins_only(400)),
     "instances/<slug:name>/archive": (_signed_in(405), _admins_only(302)),
     "instances/<slug:name>/delete/": (_admins_only(200), _admins_only(400)),
+    "teams/<int:team_id>/alerts/": (_admins_only(200), _signed_in(405)),
+    "teams/<int:team_id>/alerts/channels": (_signed_in(405), _admins_only(400)),
+    "teams/<int:team_id>/alerts/channels/<uuid:uid>/remove": (_signed_in(405), _admins_only(404)),
+    "teams/<int:team_id>/alerts/channels/<uuid:uid>/test": (_signed_in(405), _admins_only(404)),
+    "teams/<int:team_id>/alerts/settings": (_signed_in(405), _admins_only(400)),
     "teams/<int:team_id>/tokens/": (_admins_only(200), _admins_only(400)),
     # There is no token 0: admins are told so (tests/test_api_tokens.py revokes real ones).
     "teams/<int:team_id>/tokens/<int:token_id>/revoke": (_signed_in(405), _admins_only(404)),

@@ -73,7 +73,10 @@ class SettingsTabTests(BaseTestCase):
                 for snippet_id in SNIPPET_IDS[instance.engine]:
                     self.assertIn(f'<option value="{snippet_id}">', html)
                     self.assertIn(f'data-snippet-id="{snippet_id}"', html)
-                    self.assertIn(f'data-copy-target="snippet-{snippet_id}-code"', html)
+                    target = "file1-code" if snippet_id == "prisma" else "code"
+                    self.assertIn(f'data-copy-target="snippet-{snippet_id}-{target}"', html)
+                for ecosystem in ("Command line", "Node.js", "Python", "Go", "PHP", "Ruby"):
+                    self.assertIn(f'<optgroup label="{ecosystem}">', html)
                 self.assertEqual(html.count('class="snippet"'), len(SNIPPET_IDS[instance.engine]))
                 self.assertIn('<span class="', html)
                 self.assertIn(">Resilience</h4>", html)
@@ -81,6 +84,21 @@ class SettingsTabTests(BaseTestCase):
                 self.assertNotIn("style=", html)
                 self.assertNotIn("<script>", html)
                 self.assertIn(MASK, html)
+
+    def test_it_shows_each_file_of_a_multi_file_snippet_masked_with_its_copy_button(self):
+        html = self.page(self.member)
+        prisma = html.split('data-snippet-id="prisma"')[1].split("</article>")[0]
+        files = ["prisma/schema.prisma", "prisma.config.ts", ".env", "src/db.ts"]
+        for number, filename in enumerate(files, start=1):
+            self.assertIn(f'data-snippet-file="{filename}"', prisma)
+            self.assertIn(f"<code>{filename}</code></h4>", prisma)
+            self.assertIn(f'data-copy-target="snippet-prisma-file{number}-code"', prisma)
+            self.assertIn(f'id="snippet-prisma-file{number}-code"', prisma)
+        env_block = prisma.split('id="snippet-prisma-file3-code"')[1].split("</pre>")[0]
+        self.assertIn(MASK, env_block)
+        self.assertNotIn("pa%27ss", prisma)
+        self.assertIn("4 files", prisma)
+        self.assertIn('data-copy-target="snippet-prisma-resilience-code"', prisma)
 
     def test_it_offers_the_private_ca_and_names_its_file(self):
         make_instance(self.alpha, "alpha-private", ca_cert=CA_PEM)
@@ -135,11 +153,12 @@ class SettingsTabTests(BaseTestCase):
         self.client.force_login(self.member)
         make_instance(self.alpha, "alpha-ca", ca_cert=CA_PEM)
         for name in ("alpha-pg", "alpha-cache", "alpha-ca"):
-            with self.subTest(name=name), self.assertNumQueries(4):
+            # the fifth query: the alert state shown in the page header
+            with self.subTest(name=name), self.assertNumQueries(5):
                 self.client.get(reverse("instance-settings", args=[name]))
         for n in range(5):
             make_instance(self.alpha, f"extra-{n}", Engine.VALKEY)
-        with self.assertNumQueries(4):
+        with self.assertNumQueries(5):
             self.client.get(reverse("instance-settings", args=["alpha-pg"]), {"processes": 9})
 
     def test_it_links_to_the_team_onboarding_page(self):

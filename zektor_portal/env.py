@@ -11,9 +11,12 @@ import binascii
 import builtins
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_DENY_NETWORKS = (
     "127.0.0.0/8,::1/128,0.0.0.0/8,169.254.0.0/16,fe80::/10,224.0.0.0/4,ff00::/8,"
@@ -23,8 +26,23 @@ DEFAULT_DENY_NETWORKS = (
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+# smtp:// plain (port 25), smtp+tls:// STARTTLS (587), smtps:// TLS from the start (465).
+EMAIL_SCHEMES = {"smtp": ("none", 25), "smtp+tls": ("starttls", 587), "smtps": ("ssl", 465)}
+# One address, no display name: what a mail server accepts in MAIL FROM and RCPT TO.
+EMAIL_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\\\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
 class ConfigError(Exception):
     """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class EmailServer:
+    host: str
+    port: int
+    username: str
+    password: str
+    security: str  # "none" | "starttls" | "ssl"
 
 
 class Env:
@@ -110,6 +128,47 @@ class Env:
         if not keys:
             raise ConfigError(f"{name}: no keys given")
         return keys
+
+    def email_server(self, name: builtins.str) -> EmailServer | None:
+        """``smtp://``, ``smtp+tls://`` or ``smtps://[user:pass@]host[:port]``, or None."""
+        value = self.str(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in EMAIL_SCHEMES:
+            raise ConfigError(f"{name}: must start with smtp://, smtp+tls:// or smtps://")
+        security, default_port = EMAIL_SCHEMES[parts.scheme]
+        try:
+            port = default_port if parts.port is None else parts.port
+        except ValueError:
+            port = 0
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"{name}: the port must be a number from 1 to 65535")
+        if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ConfigError(f"{name}: expected SCHEME://[USER:PASSWORD@]HOST[:PORT]")
+        return EmailServer(
+            host=parts.hostname,
+            port=port,
+            username=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            security=security,
+        )
+
+    def email_address(
+        self, name: builtins.str, default: builtins.str | None = None
+    ) -> builtins.str | None:
+        value = self.str(name, default)
+        if value is not None and not EMAIL_ADDRESS.fullmatch(value):
+            raise ConfigError(f"{name}: expected one e-mail address like alerts@example.com")
+        return value
+
+    def email(self) -> tuple[EmailServer | None, builtins.str | None]:
+        """ZEKTOR_EMAIL_URL and ZEKTOR_EMAIL_FROM: both, or neither (mail off)."""
+        server = self.email_server("ZEKTOR_EMAIL_URL")
+        sender = self.email_address("ZEKTOR_EMAIL_FROM")
+        if server is not None and sender is None:
+            raise ConfigError("ZEKTOR_EMAIL_FROM is required when ZEKTOR_EMAIL_URL is set")
+        return server, sender
 
 
 def decode_key(name: str, key_id: str, encoded: str) -> bytes:

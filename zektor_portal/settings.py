@@ -65,6 +65,7 @@ def _load(env: Env) -> dict:
         "deny_networks": env.networks("ZEKTOR_CHECK_DENY_NETWORKS", DEFAULT_DENY_NETWORKS),
         "allow_loopback": env.bool("ZEKTOR_CHECK_ALLOW_LOOPBACK", False),
         "trusted_proxies": env.networks("ZEKTOR_TRUSTED_PROXIES", ""),
+        "email": env.email(),
     }
 
 
@@ -84,6 +85,18 @@ ZEKTOR_CHECK_ALLOW_LOOPBACK: bool = _config["allow_loopback"]
 # Reverse proxies whose X-Forwarded-For is believed (instances/clientaddress.py).
 ZEKTOR_TRUSTED_PROXIES = _config["trusted_proxies"]
 
+# Outgoing mail for alerts (ZEKTOR_EMAIL_URL, ZEKTOR_EMAIL_FROM); off when unset.
+ZEKTOR_EMAIL_SERVER, ZEKTOR_EMAIL_FROM = _config["email"]
+if ZEKTOR_EMAIL_SERVER is not None:
+    EMAIL_HOST = ZEKTOR_EMAIL_SERVER.host
+    EMAIL_PORT = ZEKTOR_EMAIL_SERVER.port
+    EMAIL_HOST_USER = ZEKTOR_EMAIL_SERVER.username
+    EMAIL_HOST_PASSWORD = ZEKTOR_EMAIL_SERVER.password
+    EMAIL_USE_TLS = ZEKTOR_EMAIL_SERVER.security == "starttls"
+    EMAIL_USE_SSL = ZEKTOR_EMAIL_SERVER.security == "ssl"
+    DEFAULT_FROM_EMAIL = SERVER_EMAIL = ZEKTOR_EMAIL_FROM
+EMAIL_TIMEOUT = 10
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -94,6 +107,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "instances",
+    "alerts",
     # HTTP API (issue 16): django-ninja serves its Swagger UI files as static files.
     "ninja",
     "api",

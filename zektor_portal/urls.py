@@ -22,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("api.urls")),  # HTTP API under /api/v1/ and the teams' Tokens pages
     path("", include("instances.urls")),
+    path("", include("alerts.urls")),
 ]
 
 handler404 = "instances.views.errors.not_found"

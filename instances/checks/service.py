@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -61,6 +62,25 @@ def save_run(
         actor_name=actor_name,
     )
     return run
+
+
+def check_many(
+    instances: Sequence[Instance],
+    targets: Sequence[Target],
+    *,
+    timeout: float | None,
+    concurrency: int,
+    actor_name: str,
+) -> list[Report]:
+    """Run the checks in parallel threads, then store every run from this thread in one
+    commit (the threads never touch the portal's database)."""
+    checks = [ConnectionCheck(target, timeout=timeout) for target in targets]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        reports = list(pool.map(ConnectionCheck.run_all, checks))
+    with transaction.atomic():
+        for instance, report in zip(instances, reports, strict=True):
+            save_run(instance, report, actor_name=actor_name)
+    return reports
 
 
 class InstanceCheck:

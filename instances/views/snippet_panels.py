@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from django.utils.safestring import SafeString, mark_safe
 
 from instances.highlight import highlight
 from instances.models import Instance
-from instances.snippets import Snippet, build_snippets
+from instances.snippets import Snippet, SnippetFile, build_snippets
 
 MARKERS = {"name": "zq7name", "host": "zq7host", "username": "zq7user", "database": "zq7db"}
 _SPLIT = re.compile(f"({'|'.join(MARKERS.values())})")
@@ -28,10 +28,18 @@ SHAPES_CACHED = 64
 
 
 @dataclass(frozen=True)
+class FilePanel:
+    file: SnippetFile
+    html: SafeString
+
+
+@dataclass(frozen=True)
 class SnippetPanel:
     snippet: Snippet
     code_html: SafeString
     resilience_html: SafeString | None
+    # One per file of a snippet that needs several, the main one (code_html) last.
+    files: tuple[FilePanel, ...] = ()
 
     @property
     def id(self) -> str:
@@ -40,18 +48,34 @@ class SnippetPanel:
 
 def snippet_panels(snippets: Iterable[Snippet], *, secret: bool) -> list[SnippetPanel]:
     """`secret` says the code holds a revealed password (then nothing is cached)."""
-    return [
-        SnippetPanel(
-            snippet=snippet,
-            code_html=highlight(snippet.code, snippet.language, secret=secret),
-            resilience_html=(
-                highlight(snippet.resilience, snippet.language, secret=secret)
-                if snippet.resilience
-                else None
-            ),
+    panels = []
+    for snippet in snippets:
+        code_html = highlight(snippet.code, snippet.language, secret=secret)
+        panels.append(
+            SnippetPanel(
+                snippet=snippet,
+                code_html=code_html,
+                resilience_html=(
+                    highlight(snippet.resilience, snippet.language, secret=secret)
+                    if snippet.resilience
+                    else None
+                ),
+                files=_file_panels(
+                    snippet, code_html, lambda f: highlight(f.code, f.language, secret=secret)
+                ),
+            )
         )
-        for snippet in snippets
-    ]
+    return panels
+
+
+def _file_panels(
+    snippet: Snippet, code_html: SafeString, render: Callable[[SnippetFile], SafeString]
+) -> tuple[FilePanel, ...]:
+    """Panels of the snippet's files; the main one (the last) reuses `code_html`."""
+    *extra, main = snippet.files or (None,)
+    if main is None:
+        return ()
+    return (*(FilePanel(file, render(file)) for file in extra), FilePanel(main, code_html))
 
 
 def masked_panels(
@@ -61,16 +85,20 @@ def masked_panels(
     templates = _shape_templates(_shape(instance))
     panels = []
     for snippet in build_snippets(instance) if snippets is None else snippets:
-        code_template, resilience_template = templates.get(snippet.id, (None, None))
+        code_template, resilience_template, file_templates = templates.get(
+            snippet.id, (None, None, {})
+        )
+        code_html = _fill(code_template, snippet.code, snippet.language)
         panels.append(
             SnippetPanel(
                 snippet=snippet,
-                code_html=_fill(code_template, snippet.code, snippet.language),
+                code_html=code_html,
                 resilience_html=(
                     _fill(resilience_template, snippet.resilience, snippet.language)
                     if snippet.resilience
                     else None
                 ),
+                files=_file_panels(snippet, code_html, partial(_fill_file, file_templates)),
             )
         )
     return panels
@@ -96,8 +124,11 @@ def _shape(instance: Instance) -> tuple:
     )
 
 
+_Templates = tuple[_Template | None, _Template | None, dict[str, _Template | None]]
+
+
 @lru_cache(maxsize=SHAPES_CACHED)
-def _shape_templates(shape: tuple) -> dict[str, tuple[_Template | None, _Template | None]]:
+def _shape_templates(shape: tuple) -> dict[str, _Templates]:
     engine, tier, sslmode, tls, has_ca, port, has_database = shape
     stand_in = Instance(
         engine=engine,
@@ -115,9 +146,14 @@ def _shape_templates(shape: tuple) -> dict[str, tuple[_Template | None, _Templat
         snippet.id: (
             _template(snippet.code, snippet.language),
             _template(snippet.resilience, snippet.language) if snippet.resilience else None,
+            {f.filename: _template(f.code, f.language) for f in snippet.files[:-1]},
         )
         for snippet in build_snippets(stand_in)
     }
+
+
+def _fill_file(templates: dict[str, _Template | None], file: SnippetFile) -> SafeString:
+    return _fill(templates.get(file.filename), file.code, file.language)
 
 
 def _template(code: str, language: str) -> _Template | None:

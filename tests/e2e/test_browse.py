@@ -70,6 +70,26 @@ def test_it_switches_snippet_languages_and_remembers_the_choice(page: Page, port
     expect(page.get_by_label("Language")).to_have_value("node-pg")
 
 
+def test_it_copies_each_file_of_the_prisma_snippet_masked_then_revealed(page: Page, portal):
+    sign_in(page, "bob")
+    page.goto(f"/instances/{portal.pg.name}/")
+    page.get_by_label("Language").select_option("prisma")
+    env_file = page.locator("[data-snippet-id=prisma] [data-snippet-file='.env']")
+    expect(page.locator("[data-snippet-id=prisma] [data-snippet-file]")).to_have_count(4)
+    env_file.get_by_role("button", name="Copy").click()
+    assert MASK in clipboard(page)
+    page.locator("[data-snippet-file='prisma.config.ts']").get_by_role("button").click()
+    assert 'url: env("DATABASE_URL")' in clipboard(page)
+    page.get_by_role("button", name="Reveal password").click()
+    expect(page.locator("#field-password")).to_have_text(TEST_PASSWORD)
+    page.get_by_label("Language").select_option("prisma")
+    env_file.get_by_role("button", name="Copy").click()
+    revealed = clipboard(page)
+    assert MASK not in revealed
+    assert "DATABASE_URL='postgresql://" in revealed
+    assert quote(TEST_PASSWORD, safe="") in revealed
+
+
 def test_it_reveals_and_copies_the_password_with_an_audit_record(page: Page, portal) -> None:
     sign_in(page, "bob")
     page.goto(f"/instances/{portal.pg.name}/")

@@ -1,12 +1,10 @@
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
+from alerts.notify import after_checks
 from instances.checks.console import as_json, as_text, exit_status, timeout_option
-from instances.checks.engine import ConnectionCheck
-from instances.checks.service import check_target, save_run
+from instances.checks.service import check_many, check_target
 from instances.models import Instance
 from instances.secrets import SecretUnavailable
 
@@ -30,6 +28,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--timeout", type=float, help="seconds each test may take (default: settings)"
         )
+        parser.add_argument(
+            "--notify", action="store_true", help="send alerts for state changes (see alerts)"
+        )
 
     def handle(
         self,
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         json: bool,
         concurrency: int,
         timeout: float | None,
+        notify: bool,
         **options: Any,
     ) -> None:
         timeout = timeout_option(timeout)
@@ -51,16 +53,15 @@ class Command(BaseCommand):
                 targets.append(check_target(instance))
             except SecretUnavailable as problem:
                 raise CommandError(str(problem), returncode=1) from None
-        checks = [ConnectionCheck(target, timeout=timeout) for target in targets]
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            reports = list(pool.map(ConnectionCheck.run_all, checks))
-        with transaction.atomic():  # from one thread, in one commit
-            for instance, report in zip(instances, reports, strict=True):
-                save_run(instance, report, actor_name=ACTOR_NAME)
+        reports = check_many(
+            instances, targets, timeout=timeout, concurrency=concurrency, actor_name=ACTOR_NAME
+        )
         if json:
             self.stdout.write(as_json([report.as_dict() for report in reports]))
         else:
             self.stdout.write("\n".join(as_text(report) for report in reports))
+        if notify:  # after the results are out: alerting never delays or changes them
+            after_checks(instances, reports)
         exit_status(reports)
 
     @staticmethod

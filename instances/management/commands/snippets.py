@@ -49,7 +49,10 @@ def _text_report(instance: Instance, snippets: list[Snippet]) -> str:
     blocks = [f"{instance.name} ({instance.engine})"]
     for snippet in snippets:
         where = f" — {snippet.filename}" if snippet.filename else ""
-        blocks.append(f"== {snippet.title} [{snippet.id}]{where}\n{snippet.code}")
+        blocks.append(f"== {snippet.title} [{snippet.id}]{where}")
+        for file in snippet.files[:-1]:  # the last one is the main file, `code`
+            blocks.append(f"-- {file.filename}\n{file.code}")
+        blocks.append(snippet.code)
         if snippet.resilience:
             blocks.append(f"-- {snippet.title}: pool, timeouts and retries\n{snippet.resilience}")
     return "\n\n".join(blocks)

@@ -1,0 +1,40 @@
+<?php
+// Runs one PHP snippet with its real client and prints {"ok", "result"|"error"} as JSON.
+// Usage (in the snippet's working directory): php run_snippet.php KIND FILE
+//   pdo:      the php-pdo snippet (php-pgsql); probes the session through its $pdo.
+//   phpredis: the phpredis snippet (php-redis); ACL WHOAMI through its $redis.
+//   laravel:  the laravel .env, loaded by Debian's vlucas/phpdotenv as Laravel loads it, into
+//             config/database.php's pgsql entry (laravel_database.php), connected by Laravel's
+//             own Illuminate\Database (php-illuminate-database).
+// One process per snippet: PHP cannot forget a function a resilience sample declares.
+const PG_PROBE = "SELECT current_user AS user, ssl, current_setting('statement_timeout') AS statement_timeout"
+    . " FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+
+function run_pdo(string $file): array
+{
+    require $file;
+    return $pdo->query(PG_PROBE)->fetch(PDO::FETCH_ASSOC);
+}
+
+function run_phpredis(string $file): array
+{
+    require $file;
+    return ['ping' => $redis->ping(), 'user' => $redis->rawCommand('ACL', 'WHOAMI')];
+}
+
+function run_laravel(string $file): array
+{
+    require '/usr/share/php/Dotenv/autoload.php';
+    require '/usr/share/php/Illuminate/Database/autoload.php';
+    Dotenv\Dotenv::createImmutable(dirname($file), basename($file))->load();
+    $capsule = new Illuminate\Database\Capsule\Manager();
+    $capsule->addConnection(require __DIR__ . '/laravel_database.php');
+    return (array) $capsule->getConnection()->selectOne(PG_PROBE);
+}
+
+try {
+    $result = ['ok' => true, 'result' => ('run_' . $argv[1])($argv[2])];
+} catch (Throwable $e) {
+    $result = ['ok' => false, 'error' => get_class($e) . ': ' . $e->getMessage()];
+}
+echo json_encode($result, JSON_INVALID_UTF8_SUBSTITUTE);

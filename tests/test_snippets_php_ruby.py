@@ -1,0 +1,142 @@
+"""PHP and Ruby snippets run verbatim by their real clients for every TLS case of
+tests/snippet_runs.py, with the hostile password: php-pdo with php-pgsql, phpredis with
+php-redis, the laravel .env through phpdotenv into Laravel's own Illuminate\\Database
+(tests/clients/run_snippet.php); redis-rb with ruby-redis and the rails database.yml through
+Rails' ERB + YAML loader into ActiveRecord with ruby-pg (tests/clients/run_snippets.rb, one
+Ruby process).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers import unavailable
+from tests.snippet_runs import (
+    Rendered,
+    Run,
+    batch,
+    check,
+    clean_env,
+    make_workdir,
+    need,
+    params,
+    run,
+    run_ok,
+    runs,
+    trust_env,
+)
+
+pytestmark = pytest.mark.servers
+
+CLIENTS_DIR = Path(__file__).resolve().parent / "clients"
+# libpq names the system bundle's path in the public cases: PostgreSQL in private cases only.
+PHP_RUNS = (
+    runs("postgresql", ["php-pdo"], public=False)
+    + runs("postgresql", ["laravel"], ["code"], public=False)  # a .env has no resilience
+    + runs("valkey", ["phpredis"])
+)
+RUBY_RUNS = runs("postgresql", ["rails"], public=False) + runs("valkey", ["redis-rb"])
+PHP_KINDS = {"php-pdo": "pdo", "laravel": "laravel", "phpredis": "phpredis"}
+FILE_NAMES = {"laravel": ".env", "rails": "database.yml"}
+# Debian packages the runners load, and the files that tell they are installed.
+PHP_PACKAGES = {
+    "php-pgsql": "pdo_pgsql",
+    "php-redis": "redis",
+}
+PHP_LIBRARIES = {
+    "php-vlucas-phpdotenv": "/usr/share/php/Dotenv/autoload.php",
+    "php-illuminate-database": "/usr/share/php/Illuminate/Database/autoload.php",
+}
+
+
+@pytest.fixture(scope="module")
+def rendered(request, pg_tls) -> Rendered:
+    return Rendered(request, pg_tls.ca_pem)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, pg_tls) -> Path:
+    return make_workdir(tmp_path_factory.mktemp("php-ruby-snippets"), pg_tls.ca_pem)
+
+
+def save(rendered: Rendered, workdir: Path, item: Run) -> Path:
+    """The snippet in a directory of its own, which also holds the CA file."""
+    directory = workdir / item.key.replace("/", "_")
+    directory.mkdir()
+    for name in ("snip-pg-ca.pem", "snip-cache-ca.pem"):
+        (directory / name).write_text((workdir / name).read_text())
+    path = directory / FILE_NAMES.get(item.snippet_id, "snippet")
+    path.write_text(rendered.code(item) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def php_results(rendered, workdir) -> dict[str, Any]:
+    need("php")
+    modules = run_ok(["php", "-m"], workdir).split()
+    for package, module in PHP_PACKAGES.items():
+        if module not in modules:
+            unavailable(f"PHP has no {module} module (Debian: {package})")
+    for package, library in PHP_LIBRARIES.items():
+        if not Path(library).exists():
+            unavailable(f"{library} is missing (Debian: {package})")
+    results = {}
+    for item in PHP_RUNS:
+        path = save(rendered, workdir, item)
+        argv = ["php", str(CLIENTS_DIR / "run_snippet.php"), PHP_KINDS[item.snippet_id], str(path)]
+        env = clean_env(path.parent, **trust_env(item.case.public, workdir))
+        out = run_ok(argv, path.parent, env=env, timeout=60)
+        results[item.key] = json.loads(out.strip().splitlines()[-1])
+    return results
+
+
+@pytest.fixture(scope="module")
+def ruby_results(rendered, workdir) -> dict[str, Any]:
+    need("ruby")
+    probe = run(["ruby", "-e", 'require "pg"; require "redis"; require "active_record"'], workdir)
+    if probe.returncode != 0:
+        unavailable(
+            f"Ruby lacks a client (Debian: ruby-pg ruby-redis ruby-activerecord): {probe.stderr}"
+        )
+    argv = ["ruby", str(CLIENTS_DIR / "run_snippets.rb")]
+    results: dict[str, Any] = {}
+    for public in (False, True):  # OpenSSL reads SSL_CERT_FILE once per process
+        jobs = []
+        for item in RUBY_RUNS:
+            if item.case.public != public:
+                continue
+            path = save(rendered, workdir, item)
+            kind = item.snippet_id.replace("-", "_")
+            jobs.append({"key": item.key, "kind": kind, "file": str(path), "cwd": str(path.parent)})
+        env = clean_env(workdir, **trust_env(public, workdir))
+        results.update(batch(argv, workdir, jobs, name=f"ruby-public-{public}", env=env))
+    return results
+
+
+def assert_pg_row(row: dict[str, Any], rendered: Rendered, item: Run, resilient: bool) -> None:
+    assert (row["user"], row["ssl"]) == (rendered.server(item).username, True)
+    assert row["statement_timeout"] == ("30s" if resilient else "0")
+
+
+@pytest.mark.parametrize("item", params(PHP_RUNS))
+def test_it_connects_with_php_snippets(php_results, rendered, item: Run):
+    result = check(php_results.get(item.key), item)
+    if result and item.snippet_id == "phpredis":
+        assert result == {"ping": True, "user": rendered.server(item).username}
+    elif result:
+        resilient = item.variant == "resilience" and item.snippet_id == "php-pdo"
+        assert_pg_row(result, rendered, item, resilient)
+
+
+@pytest.mark.parametrize("item", params(RUBY_RUNS))
+def test_it_connects_with_ruby_snippets(ruby_results, rendered, item: Run):
+    result = check(ruby_results.get(item.key), item)
+    if result and item.snippet_id == "redis-rb":
+        assert result == {"ping": "PONG", "user": rendered.server(item).username}
+    elif result:
+        assert_pg_row(result, rendered, item, item.variant == "resilience")
+        assert result["pool"] == 10
