@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
+import smtplib
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -19,6 +21,8 @@ from django.utils import timezone
 from instances import members
 from instances.audit import record
 from instances.models import Invitation, Membership, Team
+
+logger = logging.getLogger(__name__)
 
 VALID_FOR = dt.timedelta(days=3)
 TOKEN_BYTES = 32
@@ -51,7 +55,7 @@ def create(team: Team, role: str, email: str, request: HttpRequest) -> tuple[Inv
         expires_at=timezone.now() + VALID_FOR,
     )
     link = request.build_absolute_uri(reverse("invitation-accept", args=[token]))
-    mailed = bool(email) and mail_configured()
+    mailed = bool(email) and mail_configured() and _mail(invitation, link, inviter.username)
     record(
         "invitation_created",
         request=request,
@@ -61,14 +65,23 @@ def create(team: Team, role: str, email: str, request: HttpRequest) -> tuple[Inv
         email=email,
         mailed=mailed,
     )
-    if mailed:
-        send_mail(
-            f"You are invited to {team.name} on Zektor Portal",
-            invitation_text(invitation, link, inviter.username),
-            None,  # DEFAULT_FROM_EMAIL: ZEKTOR_EMAIL_FROM
-            [email],
-        )
     return invitation, link, mailed
+
+
+def _mail(invitation: Invitation, link: str, inviter: str) -> bool:
+    """Sends the link through Django's mail settings (ZEKTOR_EMAIL_URL); False when the
+    server could not take it: the admin still has the link on the page."""
+    try:
+        send_mail(
+            f"You are invited to {invitation.team.name} on Zektor Portal",
+            invitation_text(invitation, link, inviter),
+            None,  # DEFAULT_FROM_EMAIL: ZEKTOR_EMAIL_FROM
+            [invitation.email],
+        )
+    except (smtplib.SMTPException, OSError) as error:
+        logger.warning("invitation %s not e-mailed: %s", invitation.pk, type(error).__name__)
+        return False
+    return True
 
 
 def invitation_text(invitation: Invitation, link: str, inviter: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 from django.test import override_settings
@@ -15,6 +16,8 @@ from django.utils import timezone
 from instances import invitations
 from instances.models import AuditEvent, Invitation, Membership, Role, Rotation, RotationState
 from tests.base import BaseTestCase
+from tests.servers import reserve_closed_port
+from zektor_portal.env import EmailServer
 
 LINK = re.compile(r'id="invitation-link" class="field-value">([^<]+)<')
 
@@ -207,13 +210,46 @@ class InvitationTests(MembersTestCase):
         self.assertContains(response, "Enter a valid email address", status_code=400)
         self.assertFalse(Invitation.objects.exists())
 
-    @override_settings(ZEKTOR_EMAIL_SERVER=object(), DEFAULT_FROM_EMAIL="portal@zektor.example")
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+class InvitationMailTests(MembersTestCase):
+    """Through a real SMTP server (aiosmtpd on loopback), as ZEKTOR_EMAIL_URL configures it."""
+
+    @pytest.fixture(autouse=True)
+    def _smtp(self, smtp_receiver):
+        self.smtp = smtp_receiver
+
+    def mail_settings(self, port: int):
+        return override_settings(
+            ZEKTOR_EMAIL_SERVER=EmailServer("127.0.0.1", port, "", "", "none"),
+            EMAIL_BACKEND=SMTP_BACKEND,
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=port,
+            DEFAULT_FROM_EMAIL="portal@zektor.test",
+        )
+
     def test_it_emails_the_link_when_mail_is_configured(self):
-        link = self.invite(**{"invite-email": "dora@example.com"})
-        self.assertEqual(len(mail.outbox), 1)
-        self.assertEqual(mail.outbox[0].to, ["dora@example.com"])
-        self.assertIn(link, mail.outbox[0].body)
+        with self.mail_settings(self.smtp.port):
+            link = self.invite(**{"invite-email": "dora@example.com"})
+        [message] = self.smtp.messages
+        self.assertEqual(self.smtp.envelopes, [("portal@zektor.test", ["dora@example.com"])])
+        self.assertEqual(message["Subject"], "You are invited to Alpha on Zektor Portal")
+        self.assertIn(link, message.get_content())
         self.assertTrue(AuditEvent.objects.get(action="invitation_created").detail["mailed"])
+
+    def test_it_still_shows_the_link_when_the_mail_server_is_down(self):
+        closed = reserve_closed_port()
+        self.addCleanup(closed.close)
+        with self.mail_settings(closed.getsockname()[1]):
+            response = self.client.post(
+                self.members_url("team-invite"),
+                {"invite-role": "member", "invite-email": "dora@example.com"},
+            )
+        self.assertContains(response, "could not be e-mailed to dora@example.com")
+        self.assertIsNotNone(LINK.search(response.content.decode()))
+        self.assertFalse(AuditEvent.objects.get(action="invitation_created").detail["mailed"])
 
 
 class OffboardingTests(MembersTestCase):
