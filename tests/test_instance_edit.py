@@ -22,6 +22,7 @@ from tests.base import (
     stored_password,
 )
 from tests.servers import ServerInfo
+from tests.test_checks_commands import run_command
 from tests.test_checks_views import events
 
 PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBg\n-----END PRIVATE KEY-----\n"
@@ -184,6 +185,16 @@ class ArchiveDeleteTests(InstanceFormTestCase):
         self.assertIsNone(self.pg.archived_at)
         actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
         self.assertEqual(actions, ["instance_archived", "instance_restored"])
+
+    def test_it_leaves_archived_instances_out_of_check_instances_all(self):
+        # 127.0.0.1 is denied by default: every check fails at once, without traffic.
+        Instance.objects.update(host="127.0.0.1")
+        self.client.post(reverse("instance-archive", args=["alpha-pg"]), {"archived": "true"})
+        out, _, _ = run_command("check_instances", "--all", json=True)
+        names = {report["instance"] for report in json.loads(out)}
+        self.assertEqual(names, {"alpha-cache", "beta-pg"})
+        out, _, _ = run_command("check_instances", "alpha-pg", json=True)  # by name: still
+        self.assertEqual([report["instance"] for report in json.loads(out)], ["alpha-pg"])
 
     def test_it_deletes_only_after_the_name_is_typed(self):
         url = reverse("instance-delete", args=["alpha-pg"])
