@@ -8,6 +8,7 @@ COPY requirements.lock ./
 RUN /venv/bin/pip install --no-cache-dir -r requirements.lock
 COPY manage.py ./
 COPY zektor_portal ./zektor_portal
+COPY accounts ./accounts
 COPY instances ./instances
 COPY alerts ./alerts
 COPY api ./api

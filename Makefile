@@ -52,4 +52,4 @@ test: venv system-deps-test lint
 
 clean:
 	-test ! -x $(BIN)/python || ZEKTOR_DEBUG=true $(BIN)/python manage.py load_demo --remove
-	rm -rf $(VENV) .data staticfiles .pytest_cache .ruff_cache .mypy_cache test-artifacts tests/node/node_modules tests/e2e/node_modules
+	rm -rf $(VENV) .data staticfiles .pytest_cache .ruff_cache .mypy_cache test-artifacts tests/node/node_modules tests/e2e/node_modules tests/oidc/node_modules

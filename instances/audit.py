@@ -33,6 +33,8 @@ def record(
         detail = {**detail, **getattr(request, AUDIT_AS, {})}
     if request is not None and actor is None and request.user.is_authenticated:
         actor = request.user
+    if proof := getattr(request, "step_up_method", None):
+        detail.setdefault("proof", proof)  # how the user proved it before this (accounts/stepup)
     return AuditEvent.objects.create(
         action=action,
         actor=actor,

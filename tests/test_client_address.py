@@ -9,6 +9,7 @@ import subprocess
 import sys
 from ipaddress import ip_network
 
+from allauth.core.internal.httpkit import get_client_ip
 from axes.models import AccessAttempt
 from django.core.cache import cache
 from django.test import Client, override_settings
@@ -144,3 +145,21 @@ def test_a_bad_trusted_proxies_value_stops_the_start_with_one_line():
     assert result.stderr.strip() == (
         "zektor: configuration error: ZEKTOR_TRUSTED_PROXIES: 'proxy' is not a CIDR network"
     )
+
+
+@override_settings(ZEKTOR_TRUSTED_PROXIES=[ip_network("10.0.0.0/8")])
+class AllauthAddressTests(BaseTestCase):
+    def test_allauth_rate_limits_see_the_same_client_address(self):
+        response = Client().get(
+            reverse("login"),
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR=f"{ALICE_HOME}, 10.0.0.7",
+            HTTP_X_ZEKTOR_CLIENT_ADDRESS="192.0.2.1",  # a client's own try is replaced
+        )
+        self.assertEqual(get_client_ip(response.wsgi_request), ALICE_HOME)
+
+    def test_without_a_trusted_proxy_allauth_sees_the_peer(self):
+        response = Client().get(
+            reverse("login"), REMOTE_ADDR=ATTACKER, HTTP_X_ZEKTOR_CLIENT_ADDRESS="192.0.2.1"
+        )
+        self.assertEqual(get_client_ip(response.wsgi_request), ATTACKER)

@@ -14,6 +14,11 @@ from zektor_portal.env import ConfigError, Env
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_KEY = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 GOOD = {"ZEKTOR_SECRET_KEY": "x" * 40, "ZEKTOR_ENCRYPTION_KEYS": GOOD_KEY}
+SSO = {
+    "ZEKTOR_OIDC_ISSUER": "https://idp.example/realms/acme",
+    "ZEKTOR_OIDC_CLIENT_ID": "zektor",
+    "ZEKTOR_OIDC_CLIENT_SECRET": "s3cret",
+}
 
 
 def run_check(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -41,6 +46,21 @@ def run_check(env: dict[str, str]) -> subprocess.CompletedProcess:
         ({**GOOD, "DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
         ({**GOOD, "REDIS_URL": "http://cache"}, "REDIS_URL"),
         ({**GOOD, "ZEKTOR_SECRET_KEY_FILE": "/nonexistent/key"}, "ZEKTOR_SECRET_KEY_FILE"),
+        ({**GOOD, **SSO, "ZEKTOR_OIDC_ISSUER": "http://idp.example"}, "ZEKTOR_OIDC_ISSUER"),
+        ({**GOOD, **SSO, "ZEKTOR_OIDC_ISSUER": "ftp://idp.example"}, "ZEKTOR_OIDC_ISSUER"),
+        ({**GOOD, "ZEKTOR_OIDC_ISSUER": "https://idp.example"}, "ZEKTOR_OIDC_CLIENT_ID"),
+        (
+            {**GOOD, **SSO, "ZEKTOR_OIDC_CLIENT_SECRET_FILE": "/nonexistent"},
+            "ZEKTOR_OIDC_CLIENT_SECRET",
+        ),
+        ({**GOOD, **SSO, "ZEKTOR_OIDC_TEAM_ROLES": "devs=Alpha"}, "ZEKTOR_OIDC_TEAM_ROLES"),
+        ({**GOOD, **SSO, "ZEKTOR_OIDC_TEAM_ROLES": "devs=Alpha:owner"}, "ZEKTOR_OIDC_TEAM_ROLES"),
+        ({**GOOD, "ZEKTOR_OIDC_TEAM_ROLES": "devs=Alpha:admin"}, "ZEKTOR_OIDC_TEAM_ROLES"),
+        ({**GOOD, **SSO, "ZEKTOR_OIDC_SCOPES": "profile email"}, "ZEKTOR_OIDC_SCOPES"),
+        ({**GOOD, "ZEKTOR_LOCAL_LOGIN": "false"}, "ZEKTOR_LOCAL_LOGIN"),
+        ({**GOOD, "ZEKTOR_LOCAL_LOGIN": "sometimes"}, "ZEKTOR_LOCAL_LOGIN"),
+        ({**GOOD, "ZEKTOR_STEP_UP_SECONDS": "ten minutes"}, "ZEKTOR_STEP_UP_SECONDS"),
+        ({**GOOD, "ZEKTOR_STEP_UP_SECONDS": "5"}, "ZEKTOR_STEP_UP_SECONDS"),
     ],
 )
 def test_it_refuses_to_start_with_one_line_naming_the_variable(env, variable):
@@ -78,6 +98,29 @@ def test_it_warns_about_risky_settings_with_system_check_ids():
     assert result.returncode == 0
     assert "zektor.W002" in result.stderr
     assert "zektor.W003" in result.stderr
+
+
+def test_it_starts_with_sso_only_and_reads_the_client_secret_from_a_file(tmp_path):
+    secret = tmp_path / "oidc-secret"
+    secret.write_text("from-a-file\n")
+    sso = {k: v for k, v in SSO.items() if k != "ZEKTOR_OIDC_CLIENT_SECRET"}
+    env = {**GOOD, **sso, "ZEKTOR_OIDC_CLIENT_SECRET_FILE": str(secret)}
+    result = run_check({**env, "ZEKTOR_LOCAL_LOGIN": "false"})
+    assert result.returncode == 0, result.stderr
+    config = Env({**sso, "ZEKTOR_OIDC_CLIENT_SECRET_FILE": str(secret)}).oidc()
+    assert config is not None and config.client_secret == "from-a-file"
+
+
+def test_it_parses_the_team_role_mapping():
+    env = {**SSO, "ZEKTOR_OIDC_TEAM_ROLES": "db-admins=Alpha:admin, /acme/devs=Beta Team:member"}
+    config = Env(env).oidc()
+    assert config is not None
+    assert config.team_roles == (
+        ("db-admins", "Alpha", "admin"),
+        ("/acme/devs", "Beta Team", "member"),
+    )
+    assert config.issuer == "https://idp.example/realms/acme"
+    assert Env({}).oidc() is None
 
 
 def test_it_parses_key_lists_in_order():

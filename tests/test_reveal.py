@@ -97,7 +97,13 @@ class RevealTests(BaseTestCase):
         self.assertEqual(response.json(), {"value": connection_uri(self.pg, TEST_PASSWORD)})
         events = list(AuditEvent.objects.order_by("id"))
         self.assertEqual([e.action for e in events], ["copy", "copy"])
-        self.assertEqual([e.detail for e in events], [{"field": "password"}, {"field": "uri"}])
+        self.assertEqual(
+            [e.detail for e in events],
+            [
+                {"field": "password", "proof": "password"},
+                {"field": "uri", "proof": "password"},
+            ],
+        )
         self.assertEqual([e.actor for e in events], [self.member, self.admin])
         self.assert_audit_has_no_secret()
 
@@ -154,4 +160,4 @@ class RevealTests(BaseTestCase):
         self.assertIn("lost7", response.json()["error"])
         events = AuditEvent.objects.order_by("id")
         self.assertEqual([e.outcome for e in events], ["error", "error"])
-        self.assertEqual(events[0].detail, {"key_id": "lost7"})
+        self.assertEqual(events[0].detail, {"key_id": "lost7", "proof": "password"})

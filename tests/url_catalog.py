@@ -57,4 +57,6 @@ def sample_values(
         "content_type_id": 1,
         "app_label": "auth",
         "url": "nowhere/",
+        "provider_id": "sso",
+        "key_id": 1,
     }

@@ -24,6 +24,20 @@ DEFAULT_DENY_NETWORKS = (
 )
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+TEAM_ROLES = ("viewer", "member", "admin")
+
+
+@dataclass(frozen=True)
+class OIDCConfig:
+    """Single sign-on with one OpenID Connect provider (``None`` when the issuer is unset)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    name: str
+    scopes: tuple[str, ...]
+    groups_claim: str
+    team_roles: tuple[tuple[str, str, str], ...]
 
 
 # smtp:// plain (port 25), smtp+tls:// STARTTLS (587), smtps:// TLS from the start (465).
@@ -100,6 +114,25 @@ class Env:
             raise ConfigError(f"{name}: must be between {minimum:g} and {maximum:g}, got {value}")
         return number
 
+    def int(
+        self,
+        name: builtins.str,
+        default: builtins.int,
+        *,
+        minimum: builtins.int,
+        maximum: builtins.int,
+    ) -> builtins.int:
+        value = self.str(name)
+        if value is None:
+            return default
+        try:
+            number = builtins.int(value)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+        if not minimum <= number <= maximum:
+            raise ConfigError(f"{name}: must be between {minimum} and {maximum}, got {value}")
+        return number
+
     def list(self, name: builtins.str, default: builtins.str) -> builtins.list[builtins.str]:
         value = self.str(name, default) or ""
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -128,6 +161,36 @@ class Env:
         if not keys:
             raise ConfigError(f"{name}: no keys given")
         return keys
+
+    def oidc(self) -> OIDCConfig | None:
+        """ZEKTOR_OIDC_*: all of issuer, client id and secret, or none of them."""
+        names = ("ZEKTOR_OIDC_ISSUER", "ZEKTOR_OIDC_CLIENT_ID", "ZEKTOR_OIDC_CLIENT_SECRET")
+        issuer, client_id, secret = (self.str(name) for name in names)
+        if issuer is None and client_id is None and secret is None:
+            if self.str("ZEKTOR_OIDC_TEAM_ROLES"):
+                raise ConfigError("ZEKTOR_OIDC_TEAM_ROLES: set ZEKTOR_OIDC_ISSUER too")
+            return None
+        for name, value in zip(names, (issuer, client_id, secret), strict=True):
+            if value is None:
+                raise ConfigError(f"{name} is required when any ZEKTOR_OIDC_* is set")
+        scopes = tuple(self.str("ZEKTOR_OIDC_SCOPES", "openid profile email").split())
+        if "openid" not in scopes:
+            raise ConfigError("ZEKTOR_OIDC_SCOPES: must include openid")
+        return OIDCConfig(
+            issuer=http_url("ZEKTOR_OIDC_ISSUER", issuer or ""),
+            client_id=client_id or "",
+            client_secret=secret or "",
+            name=self.str("ZEKTOR_OIDC_NAME", "SSO") or "SSO",
+            scopes=scopes,
+            groups_claim=self.str("ZEKTOR_OIDC_GROUPS_CLAIM", "groups") or "groups",
+            team_roles=tuple(
+                oidc_team_roles(
+                    "ZEKTOR_OIDC_TEAM_ROLES",
+                    self.str("ZEKTOR_OIDC_TEAM_ROLES", "") or "",
+                    TEAM_ROLES,
+                )
+            ),
+        )
 
     def email_server(self, name: builtins.str) -> EmailServer | None:
         """``smtp://``, ``smtp+tls://`` or ``smtps://[user:pass@]host[:port]``, or None."""
@@ -179,3 +242,32 @@ def decode_key(name: str, key_id: str, encoded: str) -> bytes:
     if len(raw) != 32:
         raise ConfigError(f"{name}: key {key_id!r} must be 32 bytes, got {len(raw)}")
     return raw
+
+
+def oidc_team_roles(name: str, value: str, roles: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """Parse ``GROUP=TEAM:ROLE,...`` into (group, team, role) triples."""
+    pairs = []
+    for entry in (item.strip() for item in value.split(",")):
+        if not entry:
+            continue
+        group, sep, target = entry.rpartition("=")
+        team, colon, role = target.rpartition(":")
+        if not sep or not group.strip() or not colon or not team.strip():
+            raise ConfigError(f"{name}: each entry must look like GROUP=TEAM:ROLE, got {entry!r}")
+        if role.strip() not in roles:
+            raise ConfigError(f"{name}: role {role!r} must be one of {', '.join(roles)}")
+        pairs.append((group.strip(), team.strip(), role.strip()))
+    return pairs
+
+
+def http_url(name: str, value: str) -> str:
+    """An issuer URL: https, or http on a loopback host (development and tests)."""
+    parts = urlsplit(value)
+    loopback = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        raise ConfigError(f"{name}: expected an https:// URL, got {value!r}")
+    if parts.scheme == "http" and not loopback:
+        raise ConfigError(f"{name}: must use https:// (http only for localhost), got {value!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{name}: must not have a query or fragment, got {value!r}")
+    return value.rstrip("/")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from accounts.conf import socialaccount_providers
 from zektor_portal.devkeys import development_encryption_keys
 from zektor_portal.env import DEFAULT_DENY_NETWORKS, ConfigError, Env
 
@@ -66,6 +67,19 @@ def _load(env: Env) -> dict:
         "allow_loopback": env.bool("ZEKTOR_CHECK_ALLOW_LOOPBACK", False),
         "trusted_proxies": env.networks("ZEKTOR_TRUSTED_PROXIES", ""),
         "email": env.email(),
+        **_identity(env),
+    }
+
+
+def _identity(env: Env) -> dict:
+    oidc = env.oidc()
+    local_login = env.bool("ZEKTOR_LOCAL_LOGIN", True)
+    if not local_login and oidc is None:
+        raise ConfigError("ZEKTOR_LOCAL_LOGIN=false needs ZEKTOR_OIDC_ISSUER: nobody could sign in")
+    return {
+        "oidc": oidc,
+        "local_login": local_login,
+        "step_up_seconds": env.int("ZEKTOR_STEP_UP_SECONDS", 600, minimum=30, maximum=86400),
     }
 
 
@@ -118,6 +132,7 @@ if DEBUG and importlib.util.find_spec("demo") is not None:
     INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
+    "instances.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -252,3 +267,40 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# Identity (accounts app): SSO through allauth's OpenID Connect provider, second factors
+# (allauth.mfa: TOTP, recovery codes, WebAuthn security keys), step-up before secrets:
+# see accounts/.
+ZEKTOR_OIDC = _config["oidc"]
+ZEKTOR_LOCAL_LOGIN: bool = _config["local_login"]
+ZEKTOR_STEP_UP_SECONDS: int = _config["step_up_seconds"]
+INSTALLED_APPS += [
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
+    "accounts",
+]
+_after_auth = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1
+MIDDLEWARE[_after_auth:_after_auth] = [
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.policy.RequireMFAMiddleware",
+]
+AUTHENTICATION_BACKENDS += ["allauth.account.auth_backends.AuthenticationBackend"]
+# allauth's own rate limits count per client address: the portal's (ClientAddressMiddleware).
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = "X-Zektor-Client-Address"
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = False  # an SSO user never takes over a local account by its email
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_LOGIN_ON_GET = True  # a link starts SSO: CSP form-action stays 'self'
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_PROVIDERS = socialaccount_providers(ZEKTOR_OIDC)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = "Zektor Portal"
+MFA_ALLOW_UNVERIFIED_EMAIL = True  # local accounts have no e-mail verification

@@ -5,7 +5,6 @@ from django.urls import include, path
 from instances.views import pages
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Changing the password signs out every other session (Django's session auth hash).
     path(
@@ -18,6 +17,7 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("", include("accounts.urls")),
     path("healthz", pages.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("api.urls")),  # HTTP API under /api/v1/ and the teams' Tokens pages

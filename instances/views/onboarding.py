@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.stepup import step_up_required
 from instances.access import get_team_for
 from instances.escaping import phpdotenv_value
 from instances.models import Instance, Membership, Role, Team
@@ -137,6 +138,7 @@ def team_onboarding(request: HttpRequest, team_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@step_up_required
 def env_download(request: HttpRequest, team_id: int) -> HttpResponse:
     """A `.env` with one URL per instance; every password read is audited as `env_download`."""
     team, membership = get_team_for(request.user, team_id, Role.MEMBER)

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.stepup import step_up_required
 from instances.access import get_instance_for
 from instances.models import Instance, Membership, Role, Rotation, RotationState
 from instances.rotation import machine
@@ -83,6 +84,7 @@ def _confirm_page(
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@step_up_required
 def rotation_start(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "GET":
         return _confirm_page(request, name)
@@ -179,6 +181,7 @@ def rotation_undo(request: HttpRequest, name: str, uid: UUID) -> HttpResponse:
 
 @login_required
 @require_POST
+@step_up_required
 def rotation_reveal(request: HttpRequest, name: str, uid: UUID) -> HttpResponse:
     instance, membership, rotation = _rotation_for(request, name, uid)
     if not _can_reveal(request, instance, rotation):

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.stepup import step_up_required
 from instances.access import get_instance_for
 from instances.models import Instance, Membership, Role
 from instances.secrets import Purpose, SecretUnavailable, open_password
@@ -97,6 +98,7 @@ def instance_settings(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@step_up_required
 def reveal(request: HttpRequest, name: str) -> HttpResponse:
     """Answers with the page itself (no redirect), so the secret lives in this response only."""
     instance, membership = get_instance_for(request.user, name, Role.MEMBER)
@@ -111,6 +113,7 @@ def reveal(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@step_up_required
 def copy_secret(request: HttpRequest, name: str) -> JsonResponse | HttpResponse:
     """`{"field": "password"|"uri"}` (JSON or form) -> `{"value": ...}` for the clipboard."""
     instance, _ = get_instance_for(request.user, name, Role.MEMBER)

@@ -1,22 +1,31 @@
 // Audited copy of secrets: <button data-copy-secret="password|uri" data-copy-url="..."> POSTs
 // {field} with the CSRF token; the server records the copy and answers {"value": ...}, which
 // goes to the clipboard only (never into the page). Buttons stay hidden without JS.
+// A step-up challenge (401) opens the in-place dialog, then the copy is sent again.
 import { flash } from "./copy.js";
+import { csrfToken } from "./csrf.js";
+import { confirmStepUp, isStepUpChallenge } from "./stepup.js";
 
-function csrfToken() {
-  const field = document.querySelector("input[name=csrfmiddlewaretoken]");
-  if (field) return field.value;
-  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  return cookie ? decodeURIComponent(cookie.slice("csrftoken=".length)) : "";
+function requestCopy(button) {
+  return fetch(button.dataset.copyUrl, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: {
+      "Content-Type": "application/json",
+      "X-CSRFToken": csrfToken(),
+      "X-Step-Up-Return": window.location.pathname + window.location.search,
+    },
+    body: JSON.stringify({ field: button.dataset.copySecret }),
+  });
 }
 
 async function copySecret(button) {
-  const response = await fetch(button.dataset.copyUrl, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: JSON.stringify({ field: button.dataset.copySecret }),
-  });
+  let response = await requestCopy(button);
+  const challenge = await isStepUpChallenge(response.clone());
+  if (challenge) {
+    await confirmStepUp(challenge);
+    response = await requestCopy(button);
+  }
   if (response.status === 429) throw new Error("Too many copies, wait a minute");
   if (!response.ok) throw new Error("Copy failed");
   const { value } = await response.json();

@@ -8,8 +8,6 @@ CSP only to inject it.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, s
 
 from instances.models import Engine, Instance, Membership, Role, Team
 from tests.base import make_instance
+from tests.npm import npm_ci
 from tests.servers import unavailable
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still sync.
@@ -55,16 +54,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="session")
 def axe_script() -> Path:
-    if not AXE_SCRIPT.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            unavailable("npm is missing: cannot install axe-core")
-        subprocess.run(
-            [npm, "ci", "--prefix", str(E2E_DIR), "--ignore-scripts", "--no-audit", "--no-fund"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    npm_ci(E2E_DIR, "axe-core")
     return AXE_SCRIPT
 
 

@@ -186,6 +186,8 @@ def test_it_has_no_serious_accessibility_problems(new_context, axe_script, porta
         f"/instances/{portal.cache.name}/",
         f"/teams/{portal.alpha.pk}/onboarding/",
         "/account/password/",
+        "/account/",
+        "/account/totp/",
     ]
     problems = []
     for path in pages:
