@@ -56,9 +56,10 @@ from demo.servers.postgres import (
 from demo.servers.readiness import ServerStartError, pid_alive, wait_ready
 from demo.servers.tls import LOCALHOST, TlsFiles, ca_pem, write_tls
 from demo.servers.valkey import acl_line, probe_redis, redis_conf
+from instances.engines import postgresql, valkey
 from instances.tiers import limits_for
 
-POSTGRESQL, VALKEY = "postgresql", "valkey"
+POSTGRESQL, VALKEY = postgresql.POSTGRESQL.name, valkey.VALKEY.name
 PREFERRED_PORTS = {POSTGRESQL: 55432, VALKEY: 56379}
 PG_USER = PG_DATABASE = "shop"
 VALKEY_USER = "default"
@@ -275,11 +276,15 @@ def stop_postgres(root: Path) -> int | None:
 # ---------------------------------------------------------------------------- Valkey
 
 
+def valkey_home(root: Path) -> Path:
+    return root / "valkey"
+
+
 def ensure_valkey(root: Path, ca: trustme.CA, password: str) -> DemoServer:
     """Create, start or reuse the demo Valkey/Redis, with this password for ``default``.
     A running server that refuses the password restarts with a new ACL file."""
     server_bin = require("valkey-server", "redis-server")
-    base = root / "valkey"
+    base = valkey_home(root)
     if not (base / "tls").exists():
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         (base / "data").mkdir(mode=0o700, exist_ok=True)
@@ -362,7 +367,7 @@ def _valkey_port(base: Path, password: str) -> int | None:
 
 def stop_valkey(root: Path) -> int | None:
     """SIGTERM (SIGKILL after a while); the pid it had, or None when it was not running."""
-    pid = _valkey_pid(root / "valkey")
+    pid = _valkey_pid(valkey_home(root))
     if pid is None:
         return None
     os.kill(pid, signal.SIGTERM)
@@ -373,6 +378,21 @@ def stop_valkey(root: Path) -> int | None:
             deadline = time.monotonic() + STOP_TIMEOUT
         time.sleep(0.05)
     return pid
+
+
+# Per engine: how to create, start or reuse its demo server, and where its data lives.
+_ENSURE = {POSTGRESQL: ensure_postgres, VALKEY: ensure_valkey}
+_HOME = {POSTGRESQL: postgres_home, VALKEY: valkey_home}
+
+
+def ensure(root: Path, ca: trustme.CA, engine: str, password: str) -> DemoServer:
+    return _ENSURE[engine](root, ca, password)
+
+
+def data_home(root: Path, engine: str) -> Path:
+    """Where the engine's demo server keeps its data (outside ``root`` when the PostgreSQL
+    account cannot enter it)."""
+    return _HOME[engine](root)
 
 
 def stop_all(root: Path) -> dict[str, int | None]:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+import time
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import pytest
 import trustme
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.test import TestCase
+from django.test import TestCase, override_settings
 
 from instances.engines import engine_for
 from instances.models import Engine, Instance, Membership, Role, Team
@@ -102,6 +105,14 @@ def make_instance(team: Team, name: str, engine: str = Engine.POSTGRESQL, **fiel
     return instance
 
 
+def freeze_rate_windows(testcase: TestCase) -> None:
+    """Hold django-ratelimit's clock at one moment until ``testcase`` ends: its windows are
+    fixed minutes, so a test that crossed a minute boundary would see its count reset."""
+    clock = mock.patch("django_ratelimit.core.time.time", return_value=time.time())
+    clock.start()
+    testcase.addCleanup(clock.stop)
+
+
 def stored_password(instance: Instance) -> str:
     """The password the portal stores for ``instance`` now (read fresh from the database
     when the instance is saved)."""
@@ -137,3 +148,17 @@ class BaseTestCase(TestCase):
         user = User.objects.create_user(username, password="password")
         Membership.objects.create(user=user, team=team, role=role)
         return user
+
+
+@pytest.mark.servers
+@override_settings(ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK, ZEKTOR_CHECK_TIMEOUT=3.0)
+class LiveServersTestCase(BaseTestCase):
+    """A base test case whose connection tests may reach the suite's TLS PostgreSQL and
+    Redis on loopback (``pg_server``, ``redis_server``)."""
+
+    pg_server: ServerInfo
+    redis_server: ServerInfo
+
+    @pytest.fixture(autouse=True)
+    def _servers(self, pg_tls: ServerInfo, redis_tls: ServerInfo) -> None:
+        self.pg_server, self.redis_server = pg_tls, redis_tls

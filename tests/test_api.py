@@ -17,7 +17,7 @@ from instances.models import AuditEvent, CheckRun, Instance, Rotation, RotationS
 from instances.views.checks import CHECK_RATE
 from instances.views.secrets import SECRETS_RATE
 from tests.api_support import ALL_SCOPES, call, make_token
-from tests.base import TEST_PASSWORD, BaseTestCase
+from tests.base import TEST_PASSWORD, BaseTestCase, freeze_rate_windows
 from tests.leaks import leaked_forms, seal_under_missing_key
 
 # A host in a network the portal never connects to: tests and rotations run through
@@ -192,6 +192,10 @@ class TokenTests(ApiTestCase):
 
 
 class ThrottleTests(ApiTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        freeze_rate_windows(self)
+
     def test_it_throttles_reveals_like_a_persons(self) -> None:
         _, token = make_token(self.alpha)
         path = f"/api/v1/instances/{self.pg.name}/reveal"

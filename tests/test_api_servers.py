@@ -10,17 +10,15 @@ from django.test import override_settings
 from api.models import Scope
 from instances.models import RotationState
 from tests.api_support import call, make_token
-from tests.base import ALLOW_LOOPBACK, BaseTestCase, instance_on
+from tests.base import LiveServersTestCase, instance_on
 from tests.rotation_support import logs_in
 from tests.servers import HOSTILE_PASSWORD
 
 
-@pytest.mark.servers
-@override_settings(ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK, ZEKTOR_CHECK_TIMEOUT=5.0)
-class ApiOnServersTests(BaseTestCase):
+@override_settings(ZEKTOR_CHECK_TIMEOUT=5.0)
+class ApiOnServersTests(LiveServersTestCase):
     @pytest.fixture(autouse=True)
-    def _servers(self, pg_tls, redis_tls, make_pg, make_redis):
-        self.pg_server, self.redis_server = pg_tls, redis_tls
+    def _makers(self, make_pg, make_redis):
         self.make_pg, self.make_redis = make_pg, make_redis
         cache.clear()
 

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import override_settings
 
 from instances.models import AuditEvent, CheckRun, Instance
-from tests.base import ALLOW_LOOPBACK, BaseTestCase, instance_on
+from tests.base import BaseTestCase, LiveServersTestCase, instance_on
 from tests.test_checks_engine import REPORT_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,13 +29,7 @@ def run_command(name: str, *args, **options) -> tuple[str, str, int]:
     return out.getvalue(), err.getvalue(), 0
 
 
-@pytest.mark.servers
-@override_settings(ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK, ZEKTOR_CHECK_TIMEOUT=3.0)
-class CheckCommandTests(BaseTestCase):
-    @pytest.fixture(autouse=True)
-    def _servers(self, pg_tls, redis_tls):
-        self.pg_server, self.redis_server = pg_tls, redis_tls
-
+class CheckCommandTests(LiveServersTestCase):
     def setUp(self) -> None:
         # The base instances name hosts that do not exist; these tests want live ones only.
         Instance.objects.all().delete()

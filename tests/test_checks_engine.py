@@ -59,6 +59,23 @@ def target(server: ServerInfo, **fields) -> Target:
     return Target(**values)
 
 
+def target_at(host: str, port: int, engine: str = "postgresql", **fields) -> Target:
+    """A target where no instance answers (a closed port, a tarpit, a denied or unknown
+    host), logging in with the hostile password as the engine's usual user."""
+    facts = engine_for(engine)
+    values: dict[str, Any] = {
+        "name": "t",
+        "engine": engine,
+        "host": host,
+        "port": port,
+        "username": facts.default_username or "app",
+        "password": HOSTILE_PASSWORD,
+        "database": "app" if facts.has_database else "",
+    }
+    values.update(fields)
+    return Target(**values)
+
+
 def certificate_of(report: Report) -> Certificate:
     assert report.tls is not None and report.tls.certificate is not None, report.as_dict()
     return report.tls.certificate
@@ -279,45 +296,21 @@ def test_it_never_reports_the_password_even_when_a_server_echoes_it(redis_tls):
 
 
 def test_it_fails_tcp_on_a_closed_port(closed_port):
-    t = Target(
-        name="closed",
-        engine="postgresql",
-        host="127.0.0.1",
-        port=closed_port,
-        username="app",
-        password=HOSTILE_PASSWORD,
-        database="app",
-    )
+    t = target_at("127.0.0.1", closed_port)
     report = run(t)
     assert_failed_at(report, "tcp", "Nothing accepts connections")
     assert "refused" in step(report, "tcp").message
 
 
 def test_it_blames_a_suspended_instance_first(closed_port):
-    t = Target(
-        name="closed",
-        engine="valkey",
-        host="127.0.0.1",
-        port=closed_port,
-        username="default",
-        password=HOSTILE_PASSWORD,
-        status="suspended",
-    )
+    t = target_at("127.0.0.1", closed_port, "valkey", status="suspended")
     report = run(t)
     assert_failed_at(report, "tcp", "The instance is suspended")
 
 
 @pytest.mark.parametrize("engine", ["postgresql", "valkey"])
 def test_it_gives_up_on_a_tarpit_within_the_deadline(tarpit: Tarpit, engine):
-    t = Target(
-        name="pit",
-        engine=engine,
-        host=tarpit.host,
-        port=tarpit.port,
-        username="app",
-        password=HOSTILE_PASSWORD,
-        database="app",
-    )
+    t = target_at(tarpit.host, tarpit.port, engine)
     began = time.monotonic()
     report = run(t, timeout=2.0)
     elapsed = time.monotonic() - began
@@ -326,15 +319,7 @@ def test_it_gives_up_on_a_tarpit_within_the_deadline(tarpit: Tarpit, engine):
 
 
 def test_it_fails_to_resolve_an_unknown_name():
-    t = Target(
-        name="nx",
-        engine="postgresql",
-        host="nonexistent.invalid",
-        port=5432,
-        username="app",
-        password=HOSTILE_PASSWORD,
-        database="app",
-    )
+    t = target_at("nonexistent.invalid", 5432)
     report = run(t)
     assert_failed_at(report, "resolve", hints.DNS_NEW)
 
@@ -342,14 +327,7 @@ def test_it_fails_to_resolve_an_unknown_name():
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::ffff:127.0.0.1"])
 def test_it_refuses_denied_networks_without_sending_a_packet(tarpit: Tarpit, host):
     accepted = tarpit.accepted
-    t = Target(
-        name="deny",
-        engine="valkey",
-        host=host,
-        port=tarpit.port,
-        username="default",
-        password=HOSTILE_PASSWORD,
-    )
+    t = target_at(host, tarpit.port, "valkey")
     report = run(t, deny=LOOPBACK_DENIED, allow_loopback=False)
     assert_failed_at(report, "resolve", "ZEKTOR_CHECK_DENY_NETWORKS")
     assert "Nothing was sent" in step(report, "resolve").message
@@ -359,14 +337,7 @@ def test_it_refuses_denied_networks_without_sending_a_packet(tarpit: Tarpit, hos
 
 def test_it_uses_the_settings_deny_list_by_default(tarpit: Tarpit, settings):
     settings.ZEKTOR_CHECK_ALLOW_LOOPBACK = False
-    t = Target(
-        name="deny",
-        engine="valkey",
-        host="127.0.0.1",
-        port=tarpit.port,
-        username="default",
-        password=HOSTILE_PASSWORD,
-    )
+    t = target_at("127.0.0.1", tarpit.port, "valkey")
     report = ConnectionCheck(t, timeout=TIMEOUT).run_all()
     assert step(report, "resolve").status == "fail"
 
@@ -408,15 +379,7 @@ def test_it_reports_certificate_dates_as_iso_strings(redis_tls):
 
 
 def test_it_keeps_the_overall_deadline_when_steps_may_take_longer(tarpit: Tarpit):
-    t = Target(
-        name="pit",
-        engine="postgresql",
-        host=tarpit.host,
-        port=tarpit.port,
-        username="app",
-        password=HOSTILE_PASSWORD,
-        database="app",
-    )
+    t = target_at(tarpit.host, tarpit.port)
     began = time.monotonic()
     check = ConnectionCheck(t, timeout=1.5, step_timeout=30, deny_networks=ALLOW_LOOPBACK)
     report = check.run_all()

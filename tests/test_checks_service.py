@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from django.test import override_settings
-
 from instances.checks.service import InstanceCheck
 from instances.models import AuditEvent, CheckRun, Instance
-from tests.base import ALLOW_LOOPBACK, BaseTestCase, instance_on
+from tests.base import LiveServersTestCase, instance_on
 from tests.test_checks_engine import certificate_of
 
 
-@pytest.mark.servers
-@override_settings(ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK, ZEKTOR_CHECK_TIMEOUT=3.0)
-class InstanceCheckTests(BaseTestCase):
-    @pytest.fixture(autouse=True)
-    def _servers(self, pg_tls, redis_tls):
-        self.pg_server, self.redis_server = pg_tls, redis_tls
-
+class InstanceCheckTests(LiveServersTestCase):
     def test_it_stores_the_run_without_the_password(self):
         instance = instance_on(self.pg_server, self.alpha, "live-pg")
         report = InstanceCheck(instance, actor=self.member).run()

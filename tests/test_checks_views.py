@@ -14,7 +14,13 @@ from django.urls import resolve, reverse
 
 from instances.models import AuditEvent, CheckRun
 from instances.views.checks import run_check
-from tests.base import ALLOW_LOOPBACK, BaseTestCase, instance_on, make_instance
+from tests.base import (
+    ALLOW_LOOPBACK,
+    BaseTestCase,
+    freeze_rate_windows,
+    instance_on,
+    make_instance,
+)
 
 
 def events(response) -> list[dict]:
@@ -93,6 +99,7 @@ class TestTabTests(BaseTestCase):
         assert AuditEvent.objects.filter(action="connection_test", actor=self.member).exists()
 
     def test_it_rate_limits_per_user_and_instance(self):
+        freeze_rate_windows(self)
         self.client.force_login(self.member)
         for _ in range(10):
             assert self.client.post(self.run_url()).status_code == 200

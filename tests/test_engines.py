@@ -48,6 +48,7 @@ def fake_target(fake: FakePostgres, test_ca: trustme.CA, **fields) -> Target:
 
 
 def assert_never_sent(fake: FakePostgres) -> None:
+    fake.stop()  # waits for every conversation, so the record is complete
     assert fake.after_auth_request, "the fake server was asked for a login"
     for data in fake.after_auth_request:
         assert HOSTILE_PASSWORD.encode() not in data

@@ -10,7 +10,6 @@ import shlex
 import shutil
 import string
 import subprocess
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -20,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from instances import escaping
 from tests.servers import HOSTILE_PASSWORD, unavailable
+from tests.snippet_runs import node_modules
 
 
 def need(program: str) -> str:
@@ -226,9 +226,7 @@ def test_it_writes_dotenv_values_the_dotenv_package_reads_back(tmp_path):
         "const v = require('dotenv').parse(require('fs').readFileSync('.env'));"
         "for (let i = 0; 'K' + i in v; i++) process.stdout.write(v['K' + i] + '\\0');"
     )
-    node_path = Path(__file__).resolve().parent / "node" / "node_modules"
-    if not node_path.is_dir():
-        unavailable("tests/node/node_modules is missing (npm ci --prefix tests/node)")
+    node_path = node_modules()  # installs them when this test runs before the Node clients
     done = subprocess.run(
         [need("node"), "-e", script],
         capture_output=True,

@@ -6,11 +6,9 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from html.parser import HTMLParser
 from pathlib import Path
-from unittest import mock
 
 import redis
 from axes.models import AccessAttempt
@@ -20,7 +18,7 @@ from django.test import Client, override_settings
 
 from instances.views.checks import CHECK_RATE
 from instances.views.secrets import SECRETS_RATE
-from tests.base import BaseTestCase, make_instance
+from tests.base import BaseTestCase, freeze_rate_windows, make_instance
 from tests.url_catalog import project_routes, sample_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -282,10 +280,7 @@ class SharedRateLimitTests(BaseTestCase):
         self.addCleanup(override.disable)
         self.redis = redis.Redis.from_url(REDIS_URL)
         self.addCleanup(self.forget_keys)
-        # One fixed moment, so a minute boundary cannot reset the window mid-test.
-        clock = mock.patch("django_ratelimit.core.time.time", return_value=time.time())
-        clock.start()
-        self.addCleanup(clock.stop)
+        freeze_rate_windows(self)
 
     def forget_keys(self) -> None:
         keys = list(self.redis.scan_iter(f"{self.prefix}:*"))

@@ -11,7 +11,7 @@ from django.urls import reverse
 from instances.models import AuditEvent
 from instances.snippets import MASK, connection_uri
 from instances.views.secrets import SECRETS_RATE
-from tests.base import TEST_PASSWORD, BaseTestCase
+from tests.base import TEST_PASSWORD, BaseTestCase, freeze_rate_windows
 from tests.leaks import leaked_forms, seal_under_missing_key
 
 BROWSER = "Mozilla/5.0 (reveal test)"
@@ -136,6 +136,7 @@ class RevealTests(BaseTestCase):
         self.assertEqual(response.json(), {"value": TEST_PASSWORD})
 
     def test_it_rate_limits_reveals_and_copies_per_user(self):
+        freeze_rate_windows(self)
         allowed = int(SECRETS_RATE.split("/")[0])
         for n in range(allowed):
             response = self.copy(self.member, "password") if n % 2 else self.reveal(self.member)

@@ -10,6 +10,7 @@ from demo import stack
 from demo.servers.binaries import ServerUnavailable
 from demo.servers.readiness import ServerStartError
 from demo.servers.tls import LOCALHOST, ca_pem
+from instances.engines import engine_for
 from instances.models import Engine, Instance, Membership, Role, SslMode, Team
 from instances.secrets import Purpose, SecretUnavailable, open_password
 
@@ -17,7 +18,6 @@ DEMO_TEAM = "Demo"
 DEMO_USERS = {"demo": Role.ADMIN, "demo-viewer": Role.VIEWER}
 DEMO_PASSWORD = "zektor-demo"
 WRONG_PASSWORD = "not-the-demo-password"
-ENGINE_NAMES = {stack.POSTGRESQL: "PostgreSQL", stack.VALKEY: "Valkey"}
 SERVED_BY = {"demo-postgres": stack.POSTGRESQL, "demo-valkey": stack.VALKEY}
 
 
@@ -107,10 +107,9 @@ class Command(BaseCommand):
     def start_server(self, root: Path, ca: trustme.CA, engine: str, password: str) -> int:
         """Start (or reuse) one demo server and return its port; on failure say why in one
         line and return the port it would have, so the demo data still loads."""
-        ensure = stack.ensure_postgres if engine == stack.POSTGRESQL else stack.ensure_valkey
-        name = ENGINE_NAMES[engine]
+        name = engine_for(engine).label
         try:
-            server = ensure(root, ca, password)
+            server = stack.ensure(root, ca, engine, password)
         except ServerUnavailable as exc:
             self.stderr.write(f"Demo {name} server skipped: {exc}. Its demo instance stays.")
             return stack.recorded_port(root, engine)
@@ -121,8 +120,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  {name} on {LOCALHOST}:{server.port} (TLS, demo CA): {state}, pid {server.pid}"
         )
-        home = stack.postgres_home(root)
-        if engine == stack.POSTGRESQL and not home.is_relative_to(root):
+        home = stack.data_home(root, engine)
+        if not home.is_relative_to(root):
             self.stdout.write(
                 f"    its data is in {home}: the account PostgreSQL runs as cannot enter {root}"
             )
@@ -131,7 +130,7 @@ class Command(BaseCommand):
     def stop_servers(self, root: Path, remove: bool) -> None:
         stopped = stack.remove_all(root) if remove else stack.stop_all(root)
         for engine, pid in stopped.items():
-            name = ENGINE_NAMES[engine]
+            name = engine_for(engine).label
             said = f"stopped (pid {pid})" if pid else "was not running"
             self.stdout.write(f"demo {name} server {said}")
         if remove:
