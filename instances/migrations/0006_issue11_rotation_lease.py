@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('instances', '0004_issue12_validation'),
+        ('instances', '0005_issue14_invitations'),
     ]
 
     operations = [
