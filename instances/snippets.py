@@ -105,7 +105,7 @@ _SPECS: dict[str, tuple[_Spec, ...]] = {
             "Java",
         ),
         _Spec("php-pdo", "PHP — PDO", "php", "db.php", True, "PHP"),
-        _Spec("laravel", "Laravel — .env", "bash", ".env", False, "PHP"),
+        _Spec("laravel", "Laravel — .env", "bash", ".env", True, "PHP"),
         _Spec("rails", "Rails — config/database.yml", "yaml", "config/database.yml", True, "Ruby"),
     ),
     "valkey": (

@@ -1,9 +1,10 @@
 """PHP and Ruby snippets run verbatim by their real clients for every TLS case of
 tests/snippet_runs.py, with the hostile password: php-pdo with php-pgsql, phpredis with
 php-redis, the laravel .env through phpdotenv into Laravel's own Illuminate\\Database
-(tests/clients/run_snippet.php); redis-rb with ruby-redis and the rails database.yml through
-Rails' ERB + YAML loader into ActiveRecord with ruby-pg (tests/clients/run_snippets.rb, one
-Ruby process).
+(tests/clients/run_snippet.php), with the stock pgsql entry of config/database.php or the
+resilience sample's entry and its retry() around the first query; redis-rb with ruby-redis
+and the rails database.yml through Rails' ERB + YAML loader into ActiveRecord with ruby-pg
+(tests/clients/run_snippets.rb, one Ruby process).
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ CLIENTS_DIR = Path(__file__).resolve().parent / "clients"
 # libpq names the system bundle's path in the public cases: PostgreSQL in private cases only.
 PHP_RUNS = (
     runs("postgresql", ["php-pdo"], public=False)
-    + runs("postgresql", ["laravel"], ["code"], public=False)  # a .env has no resilience
+    + runs("postgresql", ["laravel"], public=False)
     + runs("valkey", ["phpredis"])
 )
 RUBY_RUNS = runs("postgresql", ["rails"], public=False) + runs("valkey", ["redis-rb"])
 PHP_KINDS = {"php-pdo": "pdo", "laravel": "laravel", "phpredis": "phpredis"}
 FILE_NAMES = {"laravel": ".env", "rails": "database.yml"}
+# Resilience samples that run beside their snippet's code (laravel's: config/database.php's
+# pgsql entry and a first query, with the .env): the runner's kind, the sample's file name.
+BESIDE_CODE = {"laravel": ("laravel_resilience", "resilience.php.txt")}
 # Debian packages the runners load, and the files that tell they are installed.
 PHP_PACKAGES = {
     "php-pgsql": "pdo_pgsql",
@@ -69,7 +73,12 @@ def save(rendered: Rendered, workdir: Path, item: Run) -> Path:
     directory.mkdir()
     for name in ("snip-pg-ca.pem", "snip-cache-ca.pem"):
         (directory / name).write_text((workdir / name).read_text())
-    path = directory / FILE_NAMES.get(item.snippet_id, "snippet")
+    if item.variant == "resilience" and item.snippet_id in BESIDE_CODE:
+        code = Run(item.snippet_id, "code", item.case)
+        (directory / FILE_NAMES[item.snippet_id]).write_text(rendered.code(code) + "\n")
+        path = directory / BESIDE_CODE[item.snippet_id][1]
+    else:
+        path = directory / FILE_NAMES.get(item.snippet_id, "snippet")
     path.write_text(rendered.code(item) + "\n")
     return path
 
@@ -87,7 +96,10 @@ def php_results(rendered, workdir) -> dict[str, Any]:
     results = {}
     for item in PHP_RUNS:
         path = save(rendered, workdir, item)
-        argv = ["php", str(CLIENTS_DIR / "run_snippet.php"), PHP_KINDS[item.snippet_id], str(path)]
+        kind = PHP_KINDS[item.snippet_id]
+        if item.variant == "resilience" and item.snippet_id in BESIDE_CODE:
+            kind = BESIDE_CODE[item.snippet_id][0]
+        argv = ["php", str(CLIENTS_DIR / "run_snippet.php"), kind, str(path)]
         env = clean_env(path.parent, **trust_env(item.case.public, workdir))
         out = run_ok(argv, path.parent, env=env, timeout=60)
         results[item.key] = json.loads(out.strip().splitlines()[-1])
