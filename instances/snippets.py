@@ -1,4 +1,4 @@
-"""Connection snippets per driver, rendered from templates under templates/snippets/.
+"""Connection snippets per driver, rendered from templates under instances/templates/snippets/.
 
 Every value reaches a template as the raw value and is escaped there by a filter from
 instances/templatetags/escaping.py for the syntax it lands in. Without a password the
