@@ -59,3 +59,8 @@ def admin_team_ids(user: Visitor) -> set[int]:
         return set()
     admin = Membership.objects.filter(user=user, role=Role.ADMIN)
     return set(admin.values_list("team_id", flat=True))
+
+
+def admin_teams(user: Visitor) -> QuerySet[Team]:
+    """The teams `user` is an admin of: where they may add instances or move them to."""
+    return Team.objects.filter(pk__in=admin_team_ids(user))

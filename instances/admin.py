@@ -7,13 +7,9 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from instances.audit import (
-    memberships_of,
-    record,
-    record_instance_change,
-    record_membership_changes,
-)
+from instances.audit import WATCHED_FIELDS, memberships_of, record, record_membership_changes
 from instances.forms import InstanceForm
+from instances.instance_changes import record_saved, stored
 from instances.models import AuditEvent, CheckRun, Instance, Membership, Rotation, Team
 
 VIA = "django-admin"
@@ -71,14 +67,9 @@ class InstanceAdmin(admin.ModelAdmin):
     search_fields = ["name", "host"]
 
     def save_model(self, request: HttpRequest, obj: Instance, form: InstanceForm, change: bool):
-        before = Instance.objects.select_related("team").get(pk=obj.pk) if change else None
+        before = stored(obj) if change else None
         super().save_model(request, obj, form, change)
-        if before is None:
-            record("instance_created", request=request, instance=obj, via=VIA)
-            return
-        record_instance_change(before, obj, request=request, via=VIA)
-        if form.password_changed:
-            record("password_set", request=request, instance=obj, via=VIA)
+        record_saved(before, obj, form.password_changed, WATCHED_FIELDS, request=request, via=VIA)
 
     def delete_model(self, request: HttpRequest, obj: Instance) -> None:
         record("instance_deleted", request=request, instance=obj, via=VIA)

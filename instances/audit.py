@@ -58,7 +58,8 @@ def command_actor(command: str) -> str:
     return f"manage.py {command} (OS user {user})"[:150]
 
 
-def _shown(instance: Instance, field: str) -> Any:
+def shown(instance: Instance, field: str) -> Any:
+    """A field's value as audit records show it: the team's name, a CA's fingerprint."""
     if field == "team":
         return instance.team.name if instance.team_id else None
     if field == "ca_cert":
@@ -68,20 +69,24 @@ def _shown(instance: Instance, field: str) -> Any:
     return getattr(instance, field)
 
 
-def instance_changes(before: Instance, after: Instance) -> dict[str, dict[str, Any]]:
-    """``{field: {"before", "after"}}`` for every watched field that differs."""
+def instance_changes(
+    before: Instance, after: Instance, fields: tuple[str, ...] = WATCHED_FIELDS
+) -> dict[str, dict[str, Any]]:
+    """``{field: {"before", "after"}}`` for every one of `fields` that differs."""
     changes = {}
-    for field in WATCHED_FIELDS:
-        old, new = _shown(before, field), _shown(after, field)
+    for field in fields:
+        old, new = shown(before, field), shown(after, field)
         if old != new:
             changes[field] = {"before": old, "after": new}
     return changes
 
 
-def record_instance_change(before: Instance, after: Instance, **kwargs: Any) -> list[AuditEvent]:
-    """An ``instance_changed`` record when a watched field changed (never a secret), in the
+def record_instance_change(
+    before: Instance, after: Instance, fields: tuple[str, ...] = WATCHED_FIELDS, **kwargs: Any
+) -> list[AuditEvent]:
+    """An ``instance_changed`` record when one of `fields` changed (never a secret), in the
     audit log of the team it belonged to and, when it moved, of its new team too."""
-    changes = instance_changes(before, after)
+    changes = instance_changes(before, after, fields)
     if not changes:
         return []
     teams = {team.pk: team for team in (before.team, after.team)}

@@ -7,9 +7,10 @@ from typing import Any
 
 from django import forms
 
+from instances.access import Visitor, admin_teams
 from instances.models import Instance
 from instances.secrets import Purpose, SecretUnavailable, open_password
-from instances.validation import validate_password_text
+from instances.validation import CA_CERT_MAX_BYTES, validate_password_text
 
 # Where the stored password is sent: changing any of these needs the password typed again.
 DESTINATION_FIELDS = ("host", "port", "team")
@@ -87,3 +88,51 @@ class InstanceForm(forms.ModelForm):
             return open_password(self.instance, Purpose.FORM) == password
         except SecretUnavailable:
             return False  # replaced by the typed password
+
+
+class PortalInstanceForm(InstanceForm):
+    """The instance form of the portal's team admins: teams limited to those they run, and
+    the CA certificate pasted or uploaded."""
+
+    ca_file = forms.FileField(
+        label="Or upload the CA certificate",
+        required=False,
+        help_text="A PEM file (.pem, .crt) of at most 64 KiB; it replaces the pasted text.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".pem,.crt,.cer,application/x-pem-file"}),
+    )
+    port = forms.IntegerField(
+        min_value=1, max_value=65535, help_text="5432 for PostgreSQL, 6379 for Valkey by default."
+    )
+    field_order = [*InstanceForm.Meta.fields[:-1], "ca_cert", "ca_file"]
+    LABELS = {
+        "sslmode": ("TLS mode", "verify-full checks the certificate's chain and host name."),
+        "tls": ("Use TLS", "Off only for a server without TLS: its traffic is then unencrypted."),
+        "name": ("Name", "Lowercase letters, digits and hyphens: used in URLs and variables."),
+        "ca_cert": (
+            "CA certificate (PEM)",
+            "Paste the certificate of the private CA that signed the server's certificate; "
+            "leave empty for a publicly trusted one. Certificates only: never a key.",
+        ),
+    }
+
+    def __init__(self, *args: Any, user: Visitor, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        team = self.fields["team"]
+        assert isinstance(team, forms.ModelChoiceField)
+        team.queryset = admin_teams(user)
+        for name, (label, help_text) in self.LABELS.items():
+            self.fields[name].label, self.fields[name].help_text = label, help_text
+
+    def clean_ca_file(self) -> None:
+        upload = self.cleaned_data.get("ca_file")
+        if upload is None:
+            return
+        data = upload.read(CA_CERT_MAX_BYTES + 1)
+        if len(data) > CA_CERT_MAX_BYTES:
+            raise forms.ValidationError("The file is over 64 KiB: upload the CA certificate only.")
+        try:
+            self.cleaned_data["ca_cert"] = data.decode("ascii")
+        except UnicodeDecodeError:
+            raise forms.ValidationError(
+                "The file is not a PEM text file: export the CA certificate as PEM."
+            ) from None

@@ -128,6 +128,8 @@ class Instance(SealedFieldsMixin, models.Model):
     last_check_status = models.CharField(max_length=8, blank=True)
     last_check_at = models.DateTimeField(null=True, blank=True)
     cert_not_after = models.DateTimeField(null=True, blank=True)
+    # Archived instances keep their settings and history but leave the team's lists.
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -299,3 +301,31 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("audit events are append-only")
+
+
+class Invitation(models.Model):
+    """A single-use, time-limited link that makes its holder a member of a team. Only the
+    SHA-256 of the random token is stored: the link is shown once (and e-mailed)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    email = models.EmailField(blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Set when an expired link was first opened, so its `invitation_expired` record is one.
+    expiry_recorded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation to {self.team} as {self.role}"

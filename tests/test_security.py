@@ -80,6 +80,26 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     "instances/<slug:name>/ca.pem": (_team_page(), _signed_in(405)),
     "teams/<int:team_id>/onboarding/": (_team_page(), _signed_in(405)),
     "teams/<int:team_id>/onboarding/env": (_signed_in(405), _members_only()),
+    # Team administration (issue 14). POST_DATA is bad input for all of these: admins get
+    # the page back with what to fix (400), or a refusal (the last admin is not removed).
+    "teams/new/": (_answers(302, 403, 403, 403, 403), _answers(302, 403, 403, 403, 403)),
+    "teams/<int:team_id>/members/": (_admins_only(200), _signed_in(405)),
+    "teams/<int:team_id>/members/add": (_signed_in(405), _admins_only(400)),
+    "teams/<int:team_id>/members/invite": (_signed_in(405), _admins_only(400)),
+    "teams/<int:team_id>/members/<int:user_id>/": (_admins_only(200), _signed_in(405)),
+    "teams/<int:team_id>/members/<int:user_id>/role": (_signed_in(405), _admins_only(400)),
+    "teams/<int:team_id>/members/<int:user_id>/remove": (_admins_only(200), _admins_only(400)),
+    "teams/<int:team_id>/invitations/<int:invitation_id>/withdraw": (
+        _signed_in(405),
+        _admins_only(404),  # there is no invitation 1
+    ),
+    "invitations/<str:token>/": (_everyone(404), _everyone(404)),
+    "teams/<int:team_id>/instances/new/": (_admins_only(200), _admins_only(400)),
+    "teams/<int:team_id>/instances/new/test": (_signed_in(405), _admins_only(400)),
+    "instances/<slug:name>/edit/": (_admins_only(200), _admins_only(400)),
+    "instances/<slug:name>/edit/test": (_signed_in(405), _admins_only(400)),
+    "instances/<slug:name>/archive": (_signed_in(405), _admins_only(302)),
+    "instances/<slug:name>/delete/": (_admins_only(200), _admins_only(400)),
     # Sign-in and account (accounts/): no sign-in is pending, so the code step starts over.
     "login/code/": (_everyone(302), _everyone(302)),
     "account/": (_signed_in(200), _signed_in(405)),

@@ -102,7 +102,7 @@ def pick_snippet(snippets: list[Snippet], chosen: Snippet | None) -> list[Snippe
 def render_onboarding(
     request: HttpRequest, team: Team, membership: Membership, *, errors: Sequence[str] = ()
 ) -> HttpResponse:
-    instances = list(team.instances.order_by("name"))
+    instances = list(team.instances.filter(archived_at__isnull=True).order_by("name"))
     problems = {i.pk: problem for i in instances if (problem := snippet_problem(i))}
     snippet_lists = [[] if i.pk in problems else build_snippets(i) for i in instances]
     choices = language_choices(snippet_lists)
@@ -146,7 +146,7 @@ def env_download(request: HttpRequest, team_id: int) -> HttpResponse:
         return response
     parts = request.POST.get("language") in PARTS_LANGUAGES
     lines, errors = [], []
-    for instance in team.instances.order_by("name"):
+    for instance in team.instances.filter(archived_at__isnull=True).order_by("name"):
         try:
             password = open_password(instance, Purpose.DOWNLOAD, request=request)
         except SecretUnavailable as problem:

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from instances.access import admin_team_ids, get_instance_for, visible_instances
+from instances.access import admin_team_ids, admin_teams, get_instance_for, visible_instances
 from instances.validation import certificates_only
 
 INSTANCES_PER_PAGE = 100
@@ -29,8 +29,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def instance_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:100]
-    instances = visible_instances(request.user).order_by("team__name", "name")
-    instances = instances.prefetch_related("alert_states")
+    instances = visible_instances(request.user).filter(archived_at__isnull=True)
+    instances = instances.order_by("team__name", "name").prefetch_related("alert_states")
     if query:
         instances = instances.filter(Q(name__icontains=query) | Q(host__icontains=query))
     page = Paginator(instances, INSTANCES_PER_PAGE).get_page(request.GET.get("page"))
@@ -42,6 +42,7 @@ def instance_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "query": query,
             "admin_teams": admin_team_ids(request.user),
+            "teams_run": admin_teams(request.user).order_by("name"),
         },
     )
 

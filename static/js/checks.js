@@ -28,9 +28,12 @@ async function runTest(form, container) {
   container.querySelector("[data-check-details]").replaceChildren();
   summary.textContent = "Testing…";
   try {
+    // Test before saving sends the values of the instance form it names.
+    const fields = form.dataset.checkFields && document.getElementById(form.dataset.checkFields);
     const response = await fetch(form.action, {
       method: "POST",
       credentials: "same-origin",
+      body: fields ? new FormData(fields) : undefined,
       headers: {
         Accept: "application/x-ndjson",
         "X-CSRFToken": form.querySelector("input[name=csrfmiddlewaretoken]").value,
@@ -50,7 +53,7 @@ async function runTest(form, container) {
 
 async function failureText(response) {
   if (response.status === 403) return "Your role in this team does not allow running tests.";
-  if (response.status === 429 || response.headers.get("Content-Type")?.startsWith("text/plain")) {
+  if ([400, 429].includes(response.status) || response.headers.get("Content-Type")?.startsWith("text/plain")) {
     return (await response.text()).trim();
   }
   return `The test could not start (HTTP ${response.status}). Reload the page and try again.`;

@@ -133,6 +133,13 @@ def portal(transactional_db) -> Portal:
     return Portal(alpha, beta, pg, cache)
 
 
+@pytest.fixture
+def loopback_allowed(settings) -> None:
+    """The suite's servers listen on 127.0.0.1, which the default deny list blocks."""
+    settings.ZEKTOR_CHECK_DENY_NETWORKS = []
+    settings.ZEKTOR_CHECK_TIMEOUT = 5.0
+
+
 def sign_in(page: Page, username: str) -> None:
     page.goto("/login/")
     page.get_by_label("Username").fill(username)

@@ -13,13 +13,6 @@ from tests.rotation_support import logs_in
 pytestmark = [pytest.mark.e2e, pytest.mark.servers]
 
 
-@pytest.fixture
-def loopback_allowed(settings) -> None:
-    """The suite's servers listen on 127.0.0.1, which the default deny list blocks."""
-    settings.ZEKTOR_CHECK_DENY_NETWORKS = []
-    settings.ZEKTOR_CHECK_TIMEOUT = 5.0
-
-
 def test_it_streams_a_passing_connection_test(page: Page, portal, pg_tls, loopback_allowed) -> None:
     instance = instance_on(pg_tls, portal.alpha, "live-pg")
     sign_in(page, "bob")

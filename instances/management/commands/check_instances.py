@@ -20,7 +20,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("names", nargs="*", metavar="NAME", help="instance names")
-        parser.add_argument("--all", action="store_true", dest="every", help="test every instance")
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            dest="every",
+            help="test every instance that is not archived",
+        )
         parser.add_argument("--json", action="store_true", help="print a JSON list of reports")
         parser.add_argument(
             "--concurrency", type=int, default=8, help="tests run at once (default 8)"
@@ -69,8 +74,8 @@ class Command(BaseCommand):
         if not names and not every:
             raise CommandError("name at least one instance, or use --all", returncode=2)
         query = Instance.objects.select_related("team").order_by("name")
-        if every:
-            return list(query)
+        if every:  # the fleet: archived instances are off the lists and off cron too
+            return list(query.filter(archived_at__isnull=True))
         found = {instance.name: instance for instance in query.filter(name__in=names)}
         missing = [name for name in names if name not in found]
         if missing:
