@@ -2,26 +2,32 @@
 tests/snippet_runs.py, with the hostile password: php-pdo with php-pgsql, phpredis with
 php-redis, the laravel .env through phpdotenv into Laravel's own Illuminate\\Database
 (tests/clients/run_snippet.php), with the stock pgsql entry of config/database.php or the
-resilience sample's entry and its retry() around the first query; redis-rb with ruby-redis
-and the rails database.yml through Rails' ERB + YAML loader into ActiveRecord with ruby-pg
-(tests/clients/run_snippets.rb, one Ruby process).
+resilience sample's entry and its retry() around the first query; the php-pdo resilience
+sample against a closed port (retried, then given up) and with a wrong password (not retried);
+redis-rb with ruby-redis and the rails database.yml through Rails' ERB + YAML loader into
+ActiveRecord with ruby-pg (tests/clients/run_snippets.rb, one Ruby process).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.servers import unavailable
+from instances.snippets import build_snippets
+from tests.servers import ServerInfo, unavailable
 from tests.snippet_runs import (
+    CASES,
+    PG_NAME,
     Rendered,
     Run,
     batch,
     check,
     clean_env,
+    instance_for,
     make_workdir,
     need,
     params,
@@ -84,7 +90,7 @@ def save(rendered: Rendered, workdir: Path, item: Run) -> Path:
 
 
 @pytest.fixture(scope="module")
-def php_results(rendered, workdir) -> dict[str, Any]:
+def php(workdir) -> None:
     need("php")
     modules = run_ok(["php", "-m"], workdir).split()
     for package, module in PHP_PACKAGES.items():
@@ -93,16 +99,24 @@ def php_results(rendered, workdir) -> dict[str, Any]:
     for package, library in PHP_LIBRARIES.items():
         if not Path(library).exists():
             unavailable(f"{library} is missing (Debian: {package})")
+
+
+def run_php(kind: str, path: Path, env: dict[str, str]) -> dict[str, Any]:
+    argv = ["php", str(CLIENTS_DIR / "run_snippet.php"), kind, str(path)]
+    out = run_ok(argv, path.parent, env=env, timeout=60)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def php_results(php, rendered, workdir) -> dict[str, Any]:
     results = {}
     for item in PHP_RUNS:
         path = save(rendered, workdir, item)
         kind = PHP_KINDS[item.snippet_id]
         if item.variant == "resilience" and item.snippet_id in BESIDE_CODE:
             kind = BESIDE_CODE[item.snippet_id][0]
-        argv = ["php", str(CLIENTS_DIR / "run_snippet.php"), kind, str(path)]
         env = clean_env(path.parent, **trust_env(item.case.public, workdir))
-        out = run_ok(argv, path.parent, env=env, timeout=60)
-        results[item.key] = json.loads(out.strip().splitlines()[-1])
+        results[item.key] = run_php(kind, path, env)
     return results
 
 
@@ -152,3 +166,42 @@ def test_it_connects_with_ruby_snippets(ruby_results, rendered, item: Run):
     elif result:
         assert_pg_row(result, rendered, item, item.variant == "resilience")
         assert result["pool"] == 10
+
+
+# Before its 2nd to 5th attempts the php-pdo resilience sample sleeps at least 100, 200, 400 and
+# 800 ms, at most twice that (plus its connects): 1.5 s or more proves four retries (three
+# sleep 1.4 s at most), under 0.1 s none.
+FOUR_RETRIES = 1.5
+NO_RETRY = 0.1
+CONNECTS = 2.0
+
+
+def run_pdo_resilience(server: ServerInfo, password: str, directory: Path) -> dict[str, Any]:
+    """The php-pdo resilience sample, verbatim, for an instance on `server` (verify-full, the
+    test CA) rendered with `password`."""
+    case = next(case for case in CASES if case.id == "verify-full")
+    instance = instance_for(server, case, server.ca_pem or "")
+    (snippet,) = build_snippets(instance, password, language="php-pdo")
+    directory.mkdir()
+    (directory / f"{PG_NAME}-ca.pem").write_text(server.ca_pem or "")
+    path = directory / "snippet"
+    path.write_text(f"{snippet.resilience}\n")
+    return run_php("pdo", path, clean_env(directory))
+
+
+def test_it_retries_a_refused_connection_with_the_php_pdo_sample(
+    php, pg_tls, closed_port, tmp_path
+):
+    outcome = run_pdo_resilience(
+        replace(pg_tls, port=closed_port), pg_tls.password, tmp_path / "pdo"
+    )
+    assert not outcome["ok"], outcome
+    assert "Connection refused" in outcome["error"], outcome
+    assert FOUR_RETRIES <= outcome["seconds"] < 2 * FOUR_RETRIES + CONNECTS, outcome
+
+
+def test_it_does_not_retry_a_wrong_password_with_the_php_pdo_sample(php, pg_tls, tmp_path):
+    outcome = run_pdo_resilience(pg_tls, f"{pg_tls.password}-wrong", tmp_path / "pdo")
+    assert not outcome["ok"], outcome
+    assert "password authentication failed" in outcome["error"], outcome
+    assert outcome["seconds"] < NO_RETRY, outcome

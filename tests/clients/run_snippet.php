@@ -1,5 +1,6 @@
 <?php
-// Runs one PHP snippet with its real client and prints {"ok", "result"|"error"} as JSON.
+// Runs one PHP snippet with its real client and prints {"ok", "result"|"error", "seconds"} as
+// JSON.
 // Usage (in the snippet's working directory): php run_snippet.php KIND FILE
 //   pdo:      the php-pdo snippet (php-pgsql); probes the session through its $pdo.
 //   phpredis: the phpredis snippet (php-redis); ACL WHOAMI through its $redis.
@@ -54,9 +55,12 @@ function run_laravel_resilience(string $file): array
     return (array) $capsule->getConnection()->selectOne(PG_PROBE);
 }
 
+// "seconds": how long the snippet took, which tells how much backoff a resilience sample spent.
+$start = hrtime(true);
 try {
     $result = ['ok' => true, 'result' => ('run_' . $argv[1])($argv[2])];
 } catch (Throwable $e) {
     $result = ['ok' => false, 'error' => get_class($e) . ': ' . $e->getMessage()];
 }
+$result['seconds'] = (hrtime(true) - $start) / 1e9;
 echo json_encode($result, JSON_INVALID_UTF8_SUBSTITUTE);
