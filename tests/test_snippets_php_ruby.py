@@ -168,40 +168,54 @@ def test_it_connects_with_ruby_snippets(ruby_results, rendered, item: Run):
         assert result["pool"] == 10
 
 
-# Before its 2nd to 5th attempts the php-pdo resilience sample sleeps at least 100, 200, 400 and
-# 800 ms, at most twice that (plus its connects): 1.5 s or more proves four retries (three
-# sleep 1.4 s at most), under 0.1 s none.
+# Before their 2nd to 5th attempts the php-pdo and laravel resilience samples sleep at least
+# 100, 200, 400 and 800 ms, at most twice that (plus their connects): 1.5 s or more proves four
+# retries (three sleep 1.4 s at most), under 0.1 s none.
 FOUR_RETRIES = 1.5
 NO_RETRY = 0.1
 CONNECTS = 2.0
 
 
-def run_pdo_resilience(server: ServerInfo, password: str, directory: Path) -> dict[str, Any]:
-    """The php-pdo resilience sample, verbatim, for an instance on `server` (verify-full, the
-    test CA) rendered with `password`."""
-    case = next(case for case in CASES if case.id == "verify-full")
-    instance = instance_for(server, case, server.ca_pem or "")
-    (snippet,) = build_snippets(instance, password, language="php-pdo")
-    directory.mkdir()
-    (directory / f"{PG_NAME}-ca.pem").write_text(server.ca_pem or "")
-    path = directory / "snippet"
-    path.write_text(f"{snippet.resilience}\n")
-    return run_php("pdo", path, clean_env(directory))
+RETRYING_SAMPLES = pytest.mark.parametrize("snippet_id", ["php-pdo", "laravel"])
 
 
-def test_it_retries_a_refused_connection_with_the_php_pdo_sample(
-    php, pg_tls, closed_port, tmp_path
+@RETRYING_SAMPLES
+def test_it_retries_a_refused_connection_with_the_resilience_sample(
+    php, pg_tls, closed_port, tmp_path, snippet_id
 ):
-    outcome = run_pdo_resilience(
-        replace(pg_tls, port=closed_port), pg_tls.password, tmp_path / "pdo"
+    outcome = run_resilience(
+        snippet_id, replace(pg_tls, port=closed_port), pg_tls.password, tmp_path / "php"
     )
     assert not outcome["ok"], outcome
     assert "Connection refused" in outcome["error"], outcome
     assert FOUR_RETRIES <= outcome["seconds"] < 2 * FOUR_RETRIES + CONNECTS, outcome
 
 
-def test_it_does_not_retry_a_wrong_password_with_the_php_pdo_sample(php, pg_tls, tmp_path):
-    outcome = run_pdo_resilience(pg_tls, f"{pg_tls.password}-wrong", tmp_path / "pdo")
+@RETRYING_SAMPLES
+def test_it_does_not_retry_a_wrong_password_with_the_resilience_sample(
+    php, pg_tls, tmp_path, snippet_id
+):
+    outcome = run_resilience(snippet_id, pg_tls, f"{pg_tls.password}-wrong", tmp_path / "php")
     assert not outcome["ok"], outcome
     assert "password authentication failed" in outcome["error"], outcome
     assert outcome["seconds"] < NO_RETRY, outcome
+
+
+def run_resilience(
+    snippet_id: str, server: ServerInfo, password: str, directory: Path
+) -> dict[str, Any]:
+    """The php-pdo or laravel resilience sample, verbatim (laravel's beside its .env), for an
+    instance on `server` (verify-full, the test CA) rendered with `password`."""
+    case = next(case for case in CASES if case.id == "verify-full")
+    instance = instance_for(server, case, server.ca_pem or "")
+    (snippet,) = build_snippets(instance, password, language=snippet_id)
+    directory.mkdir()
+    (directory / f"{PG_NAME}-ca.pem").write_text(server.ca_pem or "")
+    kind = PHP_KINDS[snippet_id]
+    path = directory / "snippet"
+    if snippet_id in BESIDE_CODE:
+        kind, file_name = BESIDE_CODE[snippet_id]
+        (directory / FILE_NAMES[snippet_id]).write_text(f"{snippet.code}\n")
+        path = directory / file_name
+    path.write_text(f"{snippet.resilience}\n")
+    return run_php(kind, path, clean_env(directory))
