@@ -1,5 +1,6 @@
-"""The Tokens page of a team, for its admins: create (the token is shown once), list with
-scopes, expiry and last use, revoke. Every change is a POST with CSRF and audited."""
+"""The Tokens page of a team, for its admins: create (the token is shown once, after a fresh
+proof), list with scopes, expiry and last use, revoke. Every change is a POST with CSRF and
+audited."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.stepup import step_up_required
 from api import tokens
 from api.models import Scope
 from instances.access import get_team_for
@@ -51,9 +53,11 @@ def _page(
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@step_up_required
 def team_tokens(request: HttpRequest, team_id: int) -> HttpResponse:
     """The page; a POST creates a token and answers with the page itself (no redirect), so
-    the token lives in this one response only."""
+    the token lives in this one response only. A token may be scoped to reveal passwords,
+    so creating one needs the same fresh proof as a reveal."""
     team, _ = get_team_for(request.user, team_id, Role.ADMIN)
     if request.method == "GET":
         return _page(request, team, TokenForm())

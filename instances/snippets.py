@@ -1,4 +1,4 @@
-"""Connection snippets per driver, rendered from templates under templates/snippets/.
+"""Connection snippets per driver, rendered from templates under instances/templates/snippets/.
 
 Every value reaches a template as the raw value and is escaped there by a filter from
 instances/templatetags/escaping.py for the syntax it lands in. Without a password the
@@ -105,7 +105,7 @@ _SPECS: dict[str, tuple[_Spec, ...]] = {
             "Java",
         ),
         _Spec("php-pdo", "PHP — PDO", "php", "db.php", True, "PHP"),
-        _Spec("laravel", "Laravel — .env", "bash", ".env", False, "PHP"),
+        _Spec("laravel", "Laravel — .env", "bash", ".env", True, "PHP"),
         _Spec("rails", "Rails — config/database.yml", "yaml", "config/database.yml", True, "Ruby"),
     ),
     "valkey": (

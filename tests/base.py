@@ -15,8 +15,9 @@ import pytest
 import trustme
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.test import TestCase, override_settings
+from django.test import Client, TestCase, override_settings
 
+from accounts.stepup import SESSION_KEY
 from instances.engines import engine_for
 from instances.models import Engine, Instance, Membership, Role, Team
 from tests.servers import ServerInfo
@@ -111,6 +112,13 @@ def freeze_rate_windows(testcase: TestCase) -> None:
     clock = mock.patch("django_ratelimit.core.time.time", return_value=time.time())
     clock.start()
     testcase.addCleanup(clock.stop)
+
+
+def expire_proof(client: Client) -> None:
+    """Make the session's last step-up proof older than any step-up window."""
+    session = client.session
+    session[SESSION_KEY] = {**session[SESSION_KEY], "at": 0}
+    session.save()
 
 
 def stored_password(instance: Instance) -> str:

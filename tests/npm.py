@@ -9,16 +9,22 @@ from pathlib import Path
 from tests.servers import unavailable
 
 
-def npm_ci(directory: Path, needed: str) -> None:
-    """`npm ci` in `directory` unless node_modules/`needed` is there already."""
-    if (directory / "node_modules" / needed).exists():
-        return
+def npm_ci(directory: Path, needed: str, *, scripts: bool = False) -> Path:
+    """`npm ci` in `directory` unless node_modules/`needed` is there already; its
+    node_modules. Install scripts run only with `scripts` (the snippet clients need theirs:
+    Prisma's and esbuild's); the browser and OpenID provider packages install without."""
+    modules = directory / "node_modules"
+    if (modules / needed).exists():
+        return modules
     npm = shutil.which("npm")
     if npm is None:
         unavailable(f"npm is missing: cannot install {needed}")
-    subprocess.run(
-        [npm, "ci", "--prefix", str(directory), "--ignore-scripts", "--no-audit", "--no-fund"],
-        check=True,
+    argv = [npm, "ci", "--prefix", str(directory), "--no-audit", "--no-fund"]
+    done = subprocess.run(
+        argv if scripts else [*argv, "--ignore-scripts"],
         capture_output=True,
+        text=True,
         timeout=300,
     )
+    assert done.returncode == 0, f"npm ci in {directory} failed: {done.stderr[-4000:]}"
+    return modules

@@ -31,6 +31,7 @@ import pytest
 
 from instances.models import Instance
 from instances.snippets import Snippet, build_snippets
+from tests.npm import npm_ci
 from tests.servers import ServerInfo, unavailable
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -223,6 +224,4 @@ def check(outcome: dict[str, Any] | None, run: Run, connects: bool | None = None
 
 def node_modules() -> Path:
     need("node")
-    if not (NODE_DIR / "node_modules").is_dir():
-        run_ok([need("npm"), "ci", "--no-audit", "--no-fund"], NODE_DIR)
-    return NODE_DIR / "node_modules"
+    return npm_ci(NODE_DIR, "prisma", scripts=True)

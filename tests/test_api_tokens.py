@@ -9,15 +9,16 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
+from accounts.stepup import SESSION_KEY
 from api import tokens
 from api.models import ApiToken
 from api.tokens import PREFIX_LENGTH
 from instances.models import AuditEvent, Team
 from tests.api_support import call
-from tests.base import BaseTestCase
+from tests.base import BaseTestCase, expire_proof
 from tests.test_no_plaintext import database_dump
 
 
@@ -73,6 +74,43 @@ class TokensPageTests(BaseTestCase):
             ],
         )
         self.assertIn("Revoked", client.get(self.page()).content.decode())
+
+    def test_it_asks_for_a_fresh_proof_then_carries_the_creation_on(self) -> None:
+        client = self.signed_in(self.admin)
+        expire_proof(client)
+        asked = self.create(client)
+        self.assertContains(asked, 'name="step_up_password"', status_code=401)
+        self.assertContains(asked, 'name="name" value="deploy"', status_code=401)
+        self.assertContains(asked, 'name="scopes" value="reveal"', status_code=401)
+        self.assertNotContains(asked, "zkp_", status_code=401)
+        wrong = self.create(client, step_up_password="guess")
+        self.assertContains(wrong, "That password is not right", status_code=401)
+        self.assertFalse(ApiToken.objects.exists())
+        response = self.create(client, step_up_password="password")
+        self.assertContains(response, "shown only this once")
+        self.assertEqual(ApiToken.objects.get().name, "deploy")
+        created = AuditEvent.objects.get(action="api_token_created")
+        self.assertEqual(created.detail["proof"], "password")
+        steps = AuditEvent.objects.filter(action__startswith="step_up").order_by("id")
+        self.assertEqual([e.outcome for e in steps], ["fail", "ok"])
+
+    @override_settings(ZEKTOR_STEP_UP_SECONDS=30)
+    def test_it_does_not_ask_again_within_the_step_up_window(self) -> None:
+        client = self.signed_in(self.admin)
+        self.assertContains(self.create(client, name="first"), "shown only this once")
+        self.assertContains(self.create(client, name="second"), "shown only this once")
+        self.assertEqual(client.get(self.page()).status_code, 200)  # a GET never asks
+        session = client.session
+        session[SESSION_KEY] = {**session[SESSION_KEY], "at": session[SESSION_KEY]["at"] - 31}
+        session.save()
+        self.assertEqual(self.create(client, name="third").status_code, 401)
+        self.assertEqual(
+            sorted(ApiToken.objects.values_list("name", flat=True)), ["first", "second"]
+        )
+        proofs = AuditEvent.objects.filter(action="api_token_created").values_list(
+            "detail__proof", flat=True
+        )
+        self.assertEqual(list(proofs), ["password", "password"])
 
     def test_it_refuses_bad_input_and_changes_nothing(self) -> None:
         client = self.signed_in(self.admin)

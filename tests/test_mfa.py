@@ -15,17 +15,10 @@ from django.urls import reverse
 from accounts.models import TeamPolicy
 from accounts.stepup import SESSION_KEY
 from instances.models import AuditEvent
-from tests.base import TEST_PASSWORD, BaseTestCase
+from tests.base import TEST_PASSWORD, BaseTestCase, expire_proof
 
 SECRET_RE = re.compile(r"data-totp-secret>([A-Z2-7]+)<")
 CODE_RE = re.compile(r"<li><code>([^<]+)</code></li>")
-
-
-def expire_proof(client: Client) -> None:
-    """Make the session's last proof older than any step-up window."""
-    session = client.session
-    session[SESSION_KEY] = {**session[SESSION_KEY], "at": 0}
-    session.save()
 
 
 # Codes from neighbouring 30-second steps, so a test need not wait for a fresh one.
