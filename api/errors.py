@@ -11,9 +11,12 @@ REFUSALS = (401, 403, 404, 422, 429)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    """``retry_after``: the seconds a 429 or 409 asks the client to wait (default 60)."""
+
+    def __init__(self, status: int, error: str, detail: str, retry_after: int | None = None):
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
+        self.retry_after = retry_after
 
 
 def not_found(what: str = "instance") -> ApiError:
@@ -24,17 +27,19 @@ def not_found(what: str = "instance") -> ApiError:
 def install(api: NinjaAPI) -> None:
     """Answer every error the API raises with the JSON error shape."""
 
-    def reply(request: HttpRequest, status: int, error: str, detail: str) -> HttpResponse:
+    def reply(
+        request: HttpRequest, status: int, error: str, detail: str, retry_after: int | None = None
+    ) -> HttpResponse:
         response = api.create_response(request, {"error": error, "detail": detail}, status=status)
-        if status == 429:
-            response["Retry-After"] = "60"
+        if status == 429 or retry_after is not None:
+            response["Retry-After"] = str(retry_after or 60)
         if status == 401:
             response["WWW-Authenticate"] = 'Bearer realm="zektor"'
         return response
 
     @api.exception_handler(ApiError)
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        return reply(request, exc.status, exc.error, exc.detail)
+        return reply(request, exc.status, exc.error, exc.detail, exc.retry_after)
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:

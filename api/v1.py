@@ -20,7 +20,7 @@ from api.errors import REFUSALS, ApiError, install, not_found
 from api.models import Scope
 from api.secrets import reveal_password
 from instances import audit
-from instances.checks.service import InstanceCheck
+from instances.checks import runs
 from instances.management.commands.rotate_password import summary
 from instances.models import Instance
 from instances.rotation import machine
@@ -152,18 +152,28 @@ def snippets(request: HttpRequest, name: InstanceName, language: str | None = No
 
 
 @api.post(
-    "/instances/{name}/checks", response=answers(200, schemas.CheckReport, 503), tags=["checks"]
+    "/instances/{name}/checks",
+    response=answers(200, schemas.CheckReport, 409, 503),
+    tags=["checks"],
 )
 def run_check(request: HttpRequest, name: InstanceName):
-    """Run a connection test now (scope `test`): the web test's engine, timeout and rate
-    limit; stored and audited like a web run. Returns the `check_connection --json` object."""
+    """Run a connection test now (scope `test`): the web test's engine, timeout, rate limit
+    and bounds; stored and audited like a web run. Returns the `check_connection --json`
+    object. 409 (with `Retry-After`) while a test of the instance started by someone else
+    runs: its result is in `GET .../checks` once it ends. 429 (with `Retry-After`) while
+    this app server runs as many tests as it may."""
     instance = instance_for(request, name, Scope.TEST)
-    limit(request, CHECK_RATE_GROUP, CHECK_RATE, f"{token_of(request).pk}:{instance.pk}")
+    token = token_of(request)
+    limit(request, CHECK_RATE_GROUP, CHECK_RATE, f"{token.pk}:{instance.pk}")
     try:
-        check = InstanceCheck(instance, request=request, actor_name=token_of(request).actor_name)
+        run = runs.begin(instance, actor=None, request=request, actor_name=token.actor_name)
+    except runs.Busy as busy:
+        raise ApiError(429, "busy", str(busy), busy.retry_after) from None
     except SecretUnavailable as problem:
         raise ApiError(503, "secret_unavailable", str(problem)) from None
-    return check.run().as_dict()
+    if isinstance(run, runs.Joined):
+        raise ApiError(409, "check_running", str(run), run.retry_after)
+    return run.report()
 
 
 @api.get(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import subprocess
 import sys
 import time
@@ -19,10 +20,12 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.urls import reverse
 
+from api.models import Scope
 from instances.checks import runs
 from instances.checks.board import RedisBoard, RunInfo
 from instances.models import AuditEvent, CheckRun, Membership, Role, Team
-from tests.base import ALLOW_LOOPBACK, BaseTestCase, instance_on
+from tests.api_support import call, make_token
+from tests.base import ALLOW_LOOPBACK, BaseTestCase, admin_form_data, instance_on
 from tests.portal_http import PortalUser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,7 +193,9 @@ while True:
 @override_settings(
     ZEKTOR_CHECK_DENY_NETWORKS=ALLOW_LOOPBACK, ZEKTOR_CHECK_TIMEOUT=2.0, ZEKTOR_CHECK_CONCURRENCY=1
 )
-class BoundTests(BaseTestCase):
+class BoundTestCase(BaseTestCase):
+    """A bound of one test per process, an instance behind a tarpit and a healthy one."""
+
     @pytest.fixture(autouse=True)
     def _servers(self, pg_tls, tarpit):
         self.pg_server, self.tarpit = pg_tls, tarpit
@@ -199,6 +204,11 @@ class BoundTests(BaseTestCase):
         cache.clear()
         self.pit = instance_on(self.pg_server, self.alpha, "pit", port=self.tarpit.port)
         self.healthy = instance_on(self.pg_server, self.alpha, "healthy")
+
+
+class BoundTests(BoundTestCase):
+    def setUp(self) -> None:
+        super().setUp()
         self.client.force_login(self.member)
 
     def test_it_refuses_a_test_over_the_bound_at_once_with_retry_after(self):
@@ -333,3 +343,92 @@ def test_a_joined_page_follows_the_run_over_http(live_server, settings, pg_tls, 
     assert lines[0]["run"] == start["run"]
     assert lines[1:] == rest
     assert rest[-1]["check_run"] == CheckRun.objects.get(instance=instance).pk
+
+
+def while_running(instance, actor, ask):
+    """``ask()`` while ``actor``'s test of ``instance`` runs (past its first step): its
+    answer, and how long that took."""
+    busy = owned_run(instance, actor)
+    next(iter(busy))
+    try:
+        began = time.monotonic()
+        answer = ask()
+        return answer, time.monotonic() - began
+    finally:
+        drain(busy)
+
+
+BUSY = "1 connection test is running on this server; try again in"
+
+
+class OtherCallersTests(BoundTestCase):
+    """The API's check and the instance form's test of unsaved values go through the same
+    run coordination and bound as the web test."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        _, self.token = make_token(self.alpha, [Scope.TEST, Scope.SETTINGS], name="ci")
+
+    def api_check(self, name: str):
+        return call("POST", f"/api/v1/instances/{name}/checks", self.token)
+
+    def test_the_api_answers_409_while_someone_elses_run_of_the_instance_goes(self):
+        refused, answered_in = while_running(self.pit, self.admin, lambda: self.api_check("pit"))
+        assert refused.status_code == 409
+        body = refused.json()
+        assert body["error"] == "check_running"
+        assert "started by alice at " in body["detail"]
+        assert 1 <= int(refused["Retry-After"]) <= math.ceil(2 + runs.MARGIN_SECONDS)
+        assert answered_in < 1.0  # it holds no thread while the run goes on
+        assert CheckRun.objects.filter(instance=self.pit).count() == 1  # the owner's, once
+        assert "no-store" in refused["Cache-Control"]
+
+    def test_a_web_test_joins_the_apis_run_and_sees_the_token(self):
+        run = runs.begin(self.pit, actor=None, actor_name="token:ci")
+        assert isinstance(run, runs.OwnedRun)
+        next(iter(run))
+        try:
+            self.client.force_login(self.member)
+            joined = self.client.post(reverse("instance-check-run", args=["pit"]))
+            start = json.loads(joined.content.decode().splitlines()[0])
+        finally:
+            drain(run)
+        assert (start["joined"], start["started_by"]) == (True, "token:ci")
+
+    def test_the_api_refuses_a_check_over_the_bound_at_once_with_retry_after(self):
+        refused, answered_in = while_running(
+            self.pit, self.admin, lambda: self.api_check("healthy")
+        )
+        assert (refused.status_code, 1 <= int(refused["Retry-After"]) <= 2) == (429, True)
+        body = refused.json()
+        assert (sorted(body), body["error"]) == (["detail", "error"], "busy")
+        assert body["detail"].startswith(BUSY)
+        assert answered_in < 1.0
+        assert not CheckRun.objects.filter(instance=self.healthy).exists()
+        # Once the slot is back the API runs its own test, stored once, and frees the slot.
+        ok = self.api_check("healthy")
+        assert ok.status_code == 200
+        assert ok.json()["status"] == "ok", ok.json()
+        assert CheckRun.objects.filter(instance=self.healthy).count() == 1
+        assert runs.SLOTS.in_use == 0
+
+    def test_the_forms_test_of_unsaved_values_takes_a_slot_of_the_bound(self):
+        self.client.force_login(self.admin)
+        url = reverse("instance-edit-test", args=["healthy"])
+        refused, answered_in = while_running(
+            self.pit, self.admin, lambda: self.client.post(url, admin_form_data(self.healthy))
+        )
+        assert (refused.status_code, 1 <= int(refused["Retry-After"]) <= 2) == (429, True)
+        assert not refused.streaming
+        assert refused.content.decode().startswith(BUSY)  # what checks.js shows
+        assert answered_in < 1.0
+        ok = self.client.post(url, admin_form_data(self.healthy))
+        assert runs.SLOTS.in_use == 1  # the streaming test holds it
+        lines = [json.loads(line) for line in b"".join(ok).decode().splitlines()]
+        ok.close()
+        assert lines[-1]["report"]["status"] == "ok"
+        assert runs.SLOTS.in_use == 0
+        # A response closed before its first line gives the slot back too.
+        self.client.post(url, admin_form_data(self.healthy)).close()
+        assert runs.SLOTS.in_use == 0
+        assert not CheckRun.objects.filter(instance=self.healthy).exists()

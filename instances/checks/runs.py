@@ -1,4 +1,5 @@
-"""Connection tests asked for from the web: one run per instance, a bound per process.
+"""Connection tests asked for from the web and the API: one run per instance, a bound per
+process (which tests of the instance form's unsaved values take a slot of too).
 
 A run streams its steps to whoever started it and holds that request's thread until it
 ends, so a process runs at most ``ZEKTOR_CHECK_CONCURRENCY`` of them; one more is refused
@@ -16,8 +17,9 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -25,7 +27,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from instances.checks import board as boards
-from instances.checks.engine import GRACE_SECONDS
+from instances.checks.engine import GRACE_SECONDS, ConnectionCheck
 from instances.checks.report import STEP_NAMES
 from instances.checks.service import InstanceCheck
 from instances.models import Instance
@@ -94,6 +96,11 @@ class Slot:
 SLOTS = Slots()
 
 
+def take_slot(timeout: float) -> Slot:
+    """A slot of this process's bound for a run of ``timeout`` seconds, or ``Busy``."""
+    return SLOTS.take(settings.ZEKTOR_CHECK_CONCURRENCY, timeout)
+
+
 def _start_event(info: boards.RunInfo, *, joined: bool) -> boards.Event:
     return {
         "event": "start",
@@ -150,6 +157,46 @@ class OwnedRun:
         finally:
             self._slot.release()
 
+    def report(self) -> dict[str, Any]:
+        """Run to the end here (for a caller that wants only the result): the report."""
+        try:
+            *_, last = self
+        finally:
+            self.close()
+        return last["report"]
+
+
+class DraftRun:
+    """A test of unsaved values (the instance form's): no run of a stored instance to join,
+    nothing stored, but a slot of the same bound. Its events are those of ``OwnedRun``
+    without the run's id; the slot goes back when they end or the response closes."""
+
+    def __init__(self, check: ConnectionCheck, slot: Slot) -> None:
+        self._check, self._slot = check, slot
+
+    def __iter__(self) -> Iterator[boards.Event]:
+        try:
+            yield {"event": "start", "steps": list(STEP_NAMES), "timeout": self._check.timeout}
+            for step in self._check.run():
+                yield {"event": "step", "step": step.as_dict()}
+            yield {"event": "done", "report": self._check.report.as_dict()}
+        finally:
+            self._slot.release()
+
+    def close(self) -> None:
+        self._slot.release()
+
+
+def begin_draft(make_check: Callable[[], ConnectionCheck]) -> DraftRun:
+    """A test of unsaved values in a slot of this process's bound: ``Busy`` (before
+    ``make_check`` opens any password) when it runs its maximum."""
+    slot = take_slot(float(settings.ZEKTOR_CHECK_TIMEOUT))
+    try:
+        return DraftRun(make_check(), slot)
+    except BaseException:
+        slot.release()
+        raise
+
 
 def follow(instance: Instance, run_id: str, after: int = 0) -> list[boards.Event]:
     """The events of a run of ``instance`` from number ``after`` on, at once: a follower
@@ -171,23 +218,41 @@ class Joined:
     far as ``follow`` returns them."""
 
     events: list[boards.Event]
+    info: boards.RunInfo
+
+    def __str__(self) -> str:
+        by = f" by {self.info.started_by}" if self.info.started_by else ""
+        return (
+            f"A connection test of this instance started{by} at {self.info.started_at} is "
+            f"running; it ends within {self.retry_after} seconds and is stored."
+        )
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, math.ceil(self.info.remaining()))
 
 
 def begin(
-    instance: Instance, *, actor: User | None, request: HttpRequest | None = None
+    instance: Instance,
+    *,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    actor_name: str = "",
 ) -> OwnedRun | Joined:
     """Start a test of ``instance`` (an ``OwnedRun`` to stream), or join the one running
     now (``Joined``). Raises ``Busy`` when this process runs its maximum, ``SecretUnavailable``
-    when the password cannot be opened."""
+    when the password cannot be opened. ``actor_name`` names a machine actor (an API
+    token) when there is no ``actor``."""
     board, key = boards.active(), _key(instance)
     while True:  # the run found may end between take() and current(): then take again
         running = board.current(key)
         if running is not None:
-            return Joined([_start_event(running, joined=True), *follow(instance, running.id)])
+            events = [_start_event(running, joined=True), *follow(instance, running.id)]
+            return Joined(events, running)
         timeout = float(settings.ZEKTOR_CHECK_TIMEOUT)
-        slot = SLOTS.take(settings.ZEKTOR_CHECK_CONCURRENCY, timeout)
+        slot = take_slot(timeout)
         try:
-            owned = _own(board, key, instance, actor, request, slot, timeout)
+            owned = _own(board, key, instance, (actor, actor_name), request, slot, timeout)
         except BaseException:
             slot.release()
             raise
@@ -200,15 +265,16 @@ def _own(
     board: boards.Board,
     key: str,
     instance: Instance,
-    actor: User | None,
+    actors: tuple[User | None, str],
     request: HttpRequest | None,
     slot: Slot,
     timeout: float,
 ) -> OwnedRun | None:
+    actor, actor_name = actors
     info = boards.RunInfo(
         id=str(uuid.uuid4()),
         key=key,
-        started_by=actor.get_username() if actor else "",
+        started_by=actor.get_username() if actor else actor_name,
         started_at=timezone.now().isoformat(timespec="seconds"),
         timeout=timeout,
         expires_at=time.time() + timeout + MARGIN_SECONDS,
@@ -217,7 +283,9 @@ def _own(
     if log is None:
         return None  # someone else started one just now
     try:
-        check = InstanceCheck(instance, actor=actor, request=request, timeout=timeout)
+        check = InstanceCheck(
+            instance, actor=actor, request=request, actor_name=actor_name, timeout=timeout
+        )
     except BaseException:
         log.release()
         raise

@@ -100,13 +100,24 @@ def run_check(request: HttpRequest, name: str) -> HttpResponse | StreamingHttpRe
         actor = request.user if isinstance(request.user, User) else None
         run = runs.begin(instance, actor=actor, request=request)
     except runs.Busy as busy:
-        refused = HttpResponse(str(busy), status=429, content_type="text/plain; charset=utf-8")
-        refused["Retry-After"] = str(busy.retry_after)
-        return refused
+        return busy_response(busy)
     except SecretUnavailable as problem:
         return HttpResponse(str(problem), status=503, content_type="text/plain; charset=utf-8")
     if isinstance(run, runs.Joined):  # someone else's run: its events so far
         return _ndjson(name, run.events)
+    return stream(run, name)
+
+
+def busy_response(busy: runs.Busy) -> HttpResponse:
+    """429 at once, with what the test page shows and when to try again."""
+    refused = HttpResponse(str(busy), status=429, content_type="text/plain; charset=utf-8")
+    refused["Retry-After"] = str(busy.retry_after)
+    return refused
+
+
+def stream(run: runs.OwnedRun | runs.DraftRun, name: str = "") -> StreamingHttpResponse:
+    """A run's events as NDJSON lines as they happen (``name``: the instance whose run
+    joiners follow)."""
     response = StreamingHttpResponse(_Lines(name, run), content_type=NDJSON)
     response["X-Accel-Buffering"] = "no"  # let proxies pass each line on at once
     return response
@@ -141,7 +152,7 @@ class _Lines:
     """A run's events as they happen. The web server's close() reaches the run, so it
     still finishes and is stored when the browser goes away."""
 
-    def __init__(self, name: str, run: runs.OwnedRun) -> None:
+    def __init__(self, name: str, run: runs.OwnedRun | runs.DraftRun) -> None:
         self.name, self.run = name, run
 
     def __iter__(self) -> Iterator[str]:

@@ -1,14 +1,12 @@
 """Team admins add, edit, archive and delete instances with one form, and test the form's
-unsaved values first. Thin over instances.instance_changes and the check engine."""
+unsaved values first. Thin over instances.instance_changes and instances.checks.runs (the
+same per-process bound as the Connection test)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -17,13 +15,18 @@ from django_ratelimit.exceptions import Ratelimited
 
 from instances import instance_changes
 from instances.access import get_instance_for, get_team_for
-from instances.checks.engine import ConnectionCheck
-from instances.checks.report import STEP_NAMES
+from instances.checks import runs
 from instances.forms import PortalInstanceForm
 from instances.models import Instance, Membership, Role
 from instances.secrets import SecretUnavailable
 from instances.views import rate_limited
-from instances.views.checks import CHECK_RATE, CHECK_RATE_GROUP, NDJSON, display_steps
+from instances.views.checks import (
+    CHECK_RATE,
+    CHECK_RATE_GROUP,
+    busy_response,
+    display_steps,
+    stream,
+)
 
 
 def _form(request: HttpRequest, instance: Instance | None = None, **initial) -> PortalInstanceForm:
@@ -87,12 +90,12 @@ def _draft_test(request: HttpRequest, form: PortalInstanceForm) -> HttpResponseB
         text = "Fix these first, then test again. " + _problems(form)
         return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")
     try:
-        check = instance_changes.draft_check(form)
+        run = runs.begin_draft(lambda: instance_changes.draft_check(form))
+    except runs.Busy as busy:
+        return busy_response(busy)
     except SecretUnavailable as problem:
         return HttpResponse(str(problem), status=503, content_type="text/plain; charset=utf-8")
-    response = StreamingHttpResponse(_lines(check), NDJSON)
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return stream(run)
 
 
 def _problems(form: PortalInstanceForm) -> str:
@@ -101,18 +104,6 @@ def _problems(form: PortalInstanceForm) -> str:
         label = form[field].label if field in form.fields else "Form"
         lines.append(f"{label}: {' '.join(str(error['message']) for error in errors)}")
     return " ".join(lines)
-
-
-def _lines(check: ConnectionCheck) -> Iterator[str]:
-    """The events of the Connection test tab's stream (static/js/checks.js reads both)."""
-    yield _line({"event": "start", "steps": list(STEP_NAMES), "timeout": check.timeout})
-    for step in check.run():
-        yield _line({"event": "step", "step": step.as_dict()})
-    yield _line({"event": "done", "report": check.report.as_dict()})
-
-
-def _line(data: dict) -> str:
-    return json.dumps(data, ensure_ascii=False) + "\n"
 
 
 @login_required
