@@ -46,7 +46,7 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from instances.checks.engine import ConnectionCheck  # noqa: E402
+from instances.checks.runner import ConnectionCheck  # noqa: E402
 from instances.checks.service import check_target, save_run  # noqa: E402
 from instances.models import Instance, Membership, Role, Team  # noqa: E402
 from tests.base import instance_on  # noqa: E402

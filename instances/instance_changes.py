@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from instances.audit import WATCHED_FIELDS, record, record_instance_change, shown
-from instances.checks.engine import ConnectionCheck
+from instances.checks.runner import ConnectionCheck
 from instances.engines import target_for
 from instances.forms import InstanceForm
 from instances.models import Instance

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from instances.checks import hints
-from instances.checks.engine import ConnectionCheck
 from instances.checks.limits import limits
 from instances.checks.report import Certificate, Report, ServerFacts
+from instances.checks.runner import ConnectionCheck
 from instances.checks.session import Session
 from instances.engines import Target, engine_for
 from instances.outbound import AddressPolicy

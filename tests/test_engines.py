@@ -12,7 +12,7 @@ import trustme
 from django.test import override_settings
 
 from instances import outbound
-from instances.checks.engine import ConnectionCheck
+from instances.checks.runner import ConnectionCheck
 from instances.engines import ENGINES, Target, engine_for
 from instances.engines.postgresql import POSTGRESQL, connect_params
 from instances.models import Engine, RotationState

@@ -11,7 +11,7 @@ from ipaddress import ip_network
 
 import pytest
 
-from instances.checks.engine import ConnectionCheck
+from instances.checks.runner import ConnectionCheck
 from instances.engines import Target, engine_for
 from instances.models import RotationState, Team
 from instances.outbound import AddressPolicy, DeniedAddress, always_refused, lookup, vet

@@ -27,8 +27,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from instances.checks import board as boards
-from instances.checks.engine import GRACE_SECONDS, ConnectionCheck
 from instances.checks.report import STEP_NAMES
+from instances.checks.runner import GRACE_SECONDS, ConnectionCheck
 from instances.checks.service import InstanceCheck
 from instances.models import Instance
 

@@ -12,8 +12,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from instances import audit
-from instances.checks.engine import ConnectionCheck
 from instances.checks.report import Report, Step
+from instances.checks.runner import ConnectionCheck
 from instances.engines import Target, target_for
 from instances.models import CheckRun, Instance
 from instances.secrets import Purpose, open_password
