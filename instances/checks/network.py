@@ -8,7 +8,7 @@ import socket
 from instances.checks import hints
 from instances.checks.report import Outcome
 from instances.checks.session import Session
-from instances.outbound import DeniedAddress, connect_to, lookup, vet
+from instances.outbound import DeniedAddress, connect_to, vetted_addresses
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN}
 
@@ -16,7 +16,7 @@ _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errn
 def resolve(session: Session) -> Outcome:
     target = session.target
     try:
-        addresses = vet(lookup(target.host, target.port), target.host, session.policy)
+        addresses = vetted_addresses(target.host, target.port, session.policy)
     except DeniedAddress as exc:
         return Outcome.fail(
             f"Not contacted: {exc}. Connection tests never contact such addresses. "
