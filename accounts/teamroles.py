@@ -8,7 +8,6 @@ Every grant, change and removal is audited.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -58,17 +57,15 @@ def _apply(
     membership: Membership | None,
     role: str | None,
 ) -> None:
-    def audited(action: str, **detail: Any) -> None:
-        username = user.get_username()
-        audit.record(action, request=request, team=team, username=username, source="sso", **detail)
-
+    """Make the user's membership of `team` have `role` (None: no membership), recorded like
+    every other membership change (member_added / member_role_changed / member_removed)."""
+    before = {user.pk: (user.get_username(), membership.role)} if membership else {}
     if membership is None and role is not None:
         Membership.objects.create(user=user, team=team, role=role)
-        audited("membership_granted", role=role)
     elif membership is not None and role is None:
         membership.delete()
-        audited("membership_removed", role=membership.role)
     elif membership is not None and role is not None and membership.role != role:
-        previous, membership.role = membership.role, role
+        membership.role = role
         membership.save(update_fields=["role"])
-        audited("membership_changed", role=role, previous=previous)
+    after = {user.pk: (user.get_username(), role)} if role is not None else {}
+    audit.record_membership_changes(team, before, after, request=request, source="sso")

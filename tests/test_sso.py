@@ -91,9 +91,9 @@ class SignInTests(SSOTestCase):
         self.assertEqual(user.memberships.get().team, self.alpha)
         self.assertEqual(user.memberships.get().role, Role.MEMBER)  # highest of the two
         self.assertFalse(user.has_usable_password())
-        event = AuditEvent.objects.get(action="membership_granted")
+        event = AuditEvent.objects.get(action="member_added")
         self.assertEqual(event.team, self.alpha)
-        self.assertEqual(event.detail["role"], "member")
+        self.assertEqual(event.detail, {"member": user.username, "role": "member", "source": "sso"})
         self.assertEqual(client.session[SESSION_KEY]["method"], "sso")
         self.assertContains(client.get(reverse("account")), "its own second-factor rules apply")
         self.assertRedirects(client.get(reverse("totp_activate")), reverse("account"))
@@ -110,18 +110,18 @@ class SignInTests(SSOTestCase):
         self.assertFalse(user.memberships.exists())
         self.assertEqual(client.get("/instances/alpha-pg/").status_code, 404)
         actions = list(
-            AuditEvent.objects.filter(action__startswith="membership_")
+            AuditEvent.objects.filter(action__startswith="member_")
             .order_by("id")
             .values_list("action", "team__name", "detail__role")
         )
         self.assertEqual(
             actions,
             [
-                ("membership_granted", "Alpha", "admin"),
-                ("membership_granted", "Beta", "member"),
-                ("membership_changed", "Alpha", "viewer"),
-                ("membership_removed", "Beta", "member"),
-                ("membership_removed", "Alpha", "viewer"),
+                ("member_added", "Alpha", "admin"),
+                ("member_added", "Beta", "member"),
+                ("member_role_changed", "Alpha", {"before": "admin", "after": "viewer"}),
+                ("member_removed", "Beta", "member"),
+                ("member_removed", "Alpha", "viewer"),
             ],
         )
 
