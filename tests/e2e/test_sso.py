@@ -63,7 +63,7 @@ def test_it_signs_in_with_sso_and_follows_the_providers_groups(
     expect(page.get_by_role("heading", name="Your instances")).to_be_visible()
     expect(page.get_by_role("link", name="orders-db")).to_have_count(0)
     assert not Membership.objects.filter(user=user).exists()
-    assert AuditEvent.objects.filter(action="membership_removed", team=portal.alpha).exists()
+    assert AuditEvent.objects.filter(action="member_removed", team=portal.alpha).exists()
 
 
 @pytest.mark.parametrize(
